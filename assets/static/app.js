@@ -1,0 +1,87 @@
+/* Jinlin page behaviour. Loaded as a file (the CSP forbids inline scripts); plain ES5 so the
+   cheap phones' older WebViews run it without a build step. */
+(function () {
+  'use strict';
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute('content') : null;
+  }
+
+  // (a) Every htmx request carries the CSRF token as a header (the server's CSRF guard checks it;
+  // htmx only talks to our own origin — selfRequestsOnly is on by default in htmx 2).
+  document.addEventListener('htmx:configRequest', function (evt) {
+    var token = csrfToken();
+    if (token && evt.detail && evt.detail.headers) {
+      evt.detail.headers['X-CSRF-Token'] = token;
+    }
+  });
+
+  // (b) Region tree. htmx fetches the children the first time a toggle is pressed; after that the
+  // toggle only shows/hides what is already loaded, so collapsing never costs a request.
+  function closest(el, selector) {
+    while (el && el.nodeType === 1) {
+      if (el.matches ? el.matches(selector) : el.msMatchesSelector(selector)) return el;
+      el = el.parentNode;
+    }
+    return null;
+  }
+
+  function childrenOf(toggle) {
+    var li = closest(toggle, 'li');
+    if (!li) return null;
+    for (var i = 0; i < li.children.length; i++) {
+      if (li.children[i].classList.contains('tree-children')) return li.children[i];
+    }
+    return null;
+  }
+
+  function setExpanded(toggle, container, open) {
+    toggle.setAttribute('aria-expanded', open ? 'true' : 'false');
+    if (container) container.hidden = !open;
+  }
+
+  document.addEventListener('htmx:confirm', function (evt) {
+    var toggle = evt.detail && evt.detail.elt;
+    if (!toggle || !toggle.classList || !toggle.classList.contains('tree-toggle')) return;
+    var container = evt.detail.target || childrenOf(toggle);
+    var open = toggle.getAttribute('aria-expanded') === 'true';
+    if (open) {
+      evt.preventDefault();
+      setExpanded(toggle, container, false);
+    } else if (toggle.getAttribute('data-loaded') === 'true') {
+      evt.preventDefault();
+      setExpanded(toggle, container, true);
+    } else {
+      toggle.setAttribute('aria-busy', 'true');
+    }
+  });
+
+  document.addEventListener('htmx:afterRequest', function (evt) {
+    var toggle = evt.detail && evt.detail.elt;
+    if (!toggle || !toggle.classList || !toggle.classList.contains('tree-toggle')) return;
+    toggle.removeAttribute('aria-busy');
+    if (evt.detail.successful) {
+      toggle.setAttribute('data-loaded', 'true');
+      setExpanded(toggle, evt.detail.target || childrenOf(toggle), true);
+    }
+  });
+
+  // Toggles without hx-get (children rendered on the server) just show/hide.
+  document.addEventListener('click', function (evt) {
+    var toggle = closest(evt.target, '.tree-toggle');
+    if (!toggle || toggle.hasAttribute('hx-get') || toggle.hasAttribute('data-hx-get')) return;
+    var container = childrenOf(toggle);
+    setExpanded(toggle, container, toggle.getAttribute('aria-expanded') !== 'true');
+  });
+
+  // (c) Destructive forms ask first. Capture phase, so a refusal also stops htmx's own handler.
+  document.addEventListener('submit', function (evt) {
+    var form = evt.target;
+    if (!form || form.nodeName !== 'FORM' || !form.hasAttribute('data-confirm')) return;
+    if (!window.confirm(form.getAttribute('data-confirm'))) {
+      evt.preventDefault();
+      evt.stopPropagation();
+    }
+  }, true);
+})();

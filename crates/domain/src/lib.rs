@@ -1,0 +1,9 @@
+//! Jinlin's domain: pure types and rules, no I/O.
+//!
+//! Feature modules carry the same names in every crate (`accounts`, `regions`, …) so a feature is
+//! easy to find from the binary down to these rules.
+
+pub mod accounts;
+pub mod crs;
+pub mod grids;
+pub mod regions;

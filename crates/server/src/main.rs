@@ -1,0 +1,389 @@
+//! `jinlin`: the one binary — serve, demo, migrate, accounts, grid import, backup and restore.
+
+mod config;
+mod seed;
+
+use std::io::{IsTerminal, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use jinlin_app::accounts::UserInput;
+use jinlin_app::{Actor, App};
+use jinlin_domain::accounts::Role;
+use jinlin_store::Store;
+
+use config::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(
+    name = "jinlin",
+    version,
+    about = "近邻 Jinlin — 近邻党建 · 网格化基层治理平台"
+)]
+struct Cli {
+    /// Configuration file (TOML); see `jinlin config example`.
+    #[arg(long, global = true, env = "JINLIN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite database, uploads).
+    #[arg(long = "data", global = true)]
+    data: Option<PathBuf>,
+    /// Database URL: sqlite://FILE or postgres://…
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve Jinlin (creates no accounts; use `jinlin user create`).
+    Serve {
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Create a realistic demo county in an empty data directory, then serve it.
+    Demo {
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API tokens for machine clients.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The region tree and grid polygons.
+    Regions {
+        #[command(subcommand)]
+        command: RegionsCommand,
+    },
+    /// Consistent online copy of the SQLite database.
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the SQLite database with a backup (stop the server first).
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account. The password is read from standard input, or generated and printed once.
+    Create {
+        #[arg(long)]
+        role: String,
+        /// Region code the account is bound to (its jurisdiction).
+        #[arg(long)]
+        region: String,
+        /// Login name.
+        #[arg(long)]
+        name: String,
+        /// Display name (defaults to the login name).
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new API token for a user (shown once).
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "命令行创建")]
+        label: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegionsCommand {
+    /// Import grid polygons from a GeoJSON file (all or nothing).
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a commented example configuration.
+    Example,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Command::Config {
+        command: ConfigCommand::Example,
+    } = cli.command
+    {
+        print!("{}", config::EXAMPLE);
+        return std::process::ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("错误：无法启动运行时：{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误：{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JINLIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<Store> {
+    if !config.is_postgres() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("无法创建数据目录 {}", config.data_dir.display()))?;
+    }
+    let store = Store::connect(&config.database_url())
+        .await
+        .context("无法连接数据库")?;
+    store.migrate().await.context("数据库迁移失败")?;
+    Ok(store)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen } | Command::Demo { listen } => listen.clone(),
+        _ => None,
+    };
+    let config = Config::load(
+        cli.config.as_deref(),
+        Overrides {
+            data_dir: cli.data.clone(),
+            listen,
+            database_url: cli.database_url.clone(),
+        },
+    )?;
+    init_logging(&config);
+    match cli.command {
+        Command::Serve { .. } => {
+            let store = open(&config).await?;
+            serve(config, store).await
+        }
+        Command::Demo { .. } => {
+            let store = open(&config).await?;
+            seed::demo(&store).await?;
+            serve(config, store).await
+        }
+        Command::Migrate => {
+            open(&config).await?;
+            println!("数据库已是最新结构。");
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    role,
+                    region,
+                    name,
+                    display_name,
+                    phone,
+                },
+        } => {
+            let role = Role::parse(&role).with_context(|| {
+                let all: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                format!("未知角色 {role}，可选：{}", all.join(", "))
+            })?;
+            let password = read_password_from_stdin()?;
+            let app = App::new(open(&config).await?, config.settings()).await?;
+            let (_, generated) = app
+                .create_user(
+                    &Actor::console(),
+                    UserInput {
+                        display_name: display_name.unwrap_or_else(|| name.clone()),
+                        username: name.clone(),
+                        role,
+                        region_code: region,
+                        work_phone: phone,
+                        password,
+                    },
+                )
+                .await?;
+            println!("已创建账号 {name}（{}）。", role.zh());
+            if let Some(p) = generated {
+                println!("初始密码（仅显示这一次）：{p}");
+            }
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { user, label },
+        } => {
+            let app = App::new(open(&config).await?, config.settings()).await?;
+            let token = app
+                .create_api_token(&Actor::console(), &user, &label)
+                .await?;
+            println!("{token}");
+            eprintln!("以上令牌仅显示这一次；请求时使用请求头 Authorization: Bearer <令牌>。");
+            Ok(())
+        }
+        Command::Regions {
+            command: RegionsCommand::Import { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("无法读取 {}", file.display()))?;
+            let app = App::new(open(&config).await?, config.settings()).await?;
+            let report = app.import_grids(&Actor::console(), &text).await?;
+            println!(
+                "导入完成：新建 {} 个网格，更新 {} 个网格边界。",
+                report.created.len(),
+                report.updated.len()
+            );
+            for w in report.warnings {
+                println!("提醒：{w}");
+            }
+            Ok(())
+        }
+        Command::Backup { to } => {
+            let store = open(&config).await?;
+            store.backup_to(&to).await?;
+            println!("已备份到 {}", to.display());
+            Ok(())
+        }
+        Command::Restore { from } => restore(&config, &from).await,
+        Command::Config { .. } => Ok(()),
+    }
+}
+
+/// A password piped in (`echo secret | jinlin user create …`); none when typing at a terminal.
+fn read_password_from_stdin() -> anyhow::Result<Option<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    stdin.lock().take(4096).read_to_string(&mut text)?;
+    Ok(text
+        .lines()
+        .next()
+        .map(str::to_owned)
+        .filter(|p| !p.is_empty()))
+}
+
+async fn restore(config: &Config, from: &std::path::Path) -> anyhow::Result<()> {
+    if config.is_postgres() {
+        anyhow::bail!("PostgreSQL 数据库请使用 pg_restore 或 psql 从 pg_dump 备份中恢复。");
+    }
+    if !from.is_file() {
+        anyhow::bail!("备份文件 {} 不存在", from.display());
+    }
+    // Check that the file really is a Jinlin database before it replaces anything.
+    let probe = Store::connect(&format!("sqlite://{}", from.display()))
+        .await
+        .context("备份文件无法作为 SQLite 数据库打开")?;
+    let version = probe.schema_version().await.unwrap_or(0);
+    probe.close().await;
+    if version < 1 {
+        anyhow::bail!(
+            "备份文件 {} 不是近邻数据库（没有数据库结构版本）",
+            from.display()
+        );
+    }
+    let target = config.sqlite_path();
+    std::fs::create_dir_all(&config.data_dir)?;
+    let staging = target.with_extension("db.restoring");
+    std::fs::copy(from, &staging).context("复制备份文件失败")?;
+    for suffix in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", target.display()));
+        if side.exists() {
+            std::fs::remove_file(&side)?;
+        }
+    }
+    std::fs::rename(&staging, &target).context("替换数据库文件失败")?;
+    println!(
+        "已从 {} 恢复到 {}；请重新启动 jinlin serve。",
+        from.display(),
+        target.display()
+    );
+    Ok(())
+}
+
+async fn serve(config: Config, store: Store) -> anyhow::Result<()> {
+    let app = App::new(store, config.settings()).await?;
+    let sweeper = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweeper.sweep_sessions().await {
+                tracing::warn!(error = %e, "session sweep failed");
+            }
+        }
+    });
+    let router = jinlin_web::router(
+        app,
+        jinlin_web::WebConfig {
+            cookie_secure: config.cookie_secure,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("无法监听 {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = if config.is_postgres() { "postgres" } else { "sqlite" }, "jinlin serving");
+    println!("近邻已启动：http://{addr}/");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

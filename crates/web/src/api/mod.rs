@@ -1,0 +1,112 @@
+//! `/api/v1`: JSON for machine clients (bearer tokens) and the pages' own scripts (session).
+//! The OpenAPI 3.1 document is generated from these handlers.
+
+mod regions;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::Serialize;
+use utoipa::OpenApi;
+
+use crate::AppState;
+use crate::auth::ApiCaller;
+use crate::error::{ErrorBody, ErrorDetail};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Jinlin 近邻 API",
+        description = "近邻党建 · 网格化基层治理平台的接口。机器客户端使用 `Authorization: Bearer <令牌>`（`jinlin token create --user NAME` 生成）；所有数据按令牌所属账号的管辖范围过滤。",
+        version = "1"
+    ),
+    paths(me, regions::list, regions::get_one, regions::locate),
+    components(schemas(ErrorBody, ErrorDetail, Me, regions::RegionDto, regions::StaffDto, regions::LocateDto, regions::Point)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/me", get(me))
+        .route("/regions", get(regions::list))
+        .route("/regions/{code}", get(regions::get_one))
+        .route("/grids/locate", get(regions::locate))
+        .fallback(not_found)
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        Json(ErrorBody {
+            error: ErrorDetail {
+                code: "not_found".into(),
+                message: "接口不存在".into(),
+                field: None,
+            },
+        }),
+    )
+}
+
+/// Liveness and database reachability, for load balancers and monitoring.
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.app.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "database_unavailable"})),
+            )
+        }
+    }
+}
+
+/// The calling account.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub username: String,
+    pub display_name: String,
+    /// Role identifier, e.g. `grid_worker`.
+    pub role: String,
+    /// Code of the region the account is bound to; its jurisdiction is that subtree.
+    pub region_code: String,
+    pub region_name: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub async fn me(ApiCaller(actor): ApiCaller) -> Json<Me> {
+    Json(Me {
+        username: actor.username,
+        display_name: actor.display_name,
+        role: actor.role.as_str().into(),
+        region_code: actor.region_code,
+        region_name: actor.region_name,
+    })
+}

@@ -1,0 +1,326 @@
+//! Two languages, one table: every key carries its Chinese and English text side by side, so a
+//! key can never exist in one language only. Chinese is the default.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn from_cookie(value: Option<&str>) -> Lang {
+        match value {
+            Some("en") => Lang::En,
+            _ => Lang::Zh,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// Translator handed to templates as `t`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr {
+    pub lang: Lang,
+}
+
+impl Tr {
+    pub fn s(&self, key: &str) -> &'static str {
+        match MESSAGES.iter().find(|(k, _, _)| *k == key) {
+            Some((_, zh, en)) => match self.lang {
+                Lang::Zh => zh,
+                Lang::En => en,
+            },
+            None => "??",
+        }
+    }
+
+    pub fn is_en(&self) -> bool {
+        self.lang == Lang::En
+    }
+
+    pub fn role(&self, role: &jinlin_domain::accounts::Role) -> &'static str {
+        match self.lang {
+            Lang::Zh => role.zh(),
+            Lang::En => role.en(),
+        }
+    }
+
+    pub fn level(&self, level: &jinlin_domain::regions::RegionLevel) -> &'static str {
+        match self.lang {
+            Lang::Zh => level.zh(),
+            Lang::En => level.en(),
+        }
+    }
+
+    pub fn post(&self, kind: &jinlin_domain::accounts::PostKind) -> &'static str {
+        match self.lang {
+            Lang::Zh => kind.zh(),
+            Lang::En => kind.en(),
+        }
+    }
+}
+
+pub const MESSAGES: &[(&str, &str, &str)] = &[
+    ("app.name", "近邻", "Jinlin"),
+    (
+        "app.tagline",
+        "近邻党建 · 网格化基层治理平台",
+        "Neighbourhood governance platform",
+    ),
+    (
+        "app.slogan",
+        "一张网格管到底，近邻服务暖人心",
+        "One grid over the whole territory, neighbours serving neighbours",
+    ),
+    ("nav.home", "工作台", "Dashboard"),
+    ("nav.regions", "区划网格", "Regions & grids"),
+    ("nav.map", "网格地图", "Grid map"),
+    ("nav.staff", "人员账号", "Staff accounts"),
+    ("nav.import", "网格导入", "Import grids"),
+    ("nav.audit", "审计日志", "Audit log"),
+    ("nav.api", "接口文档", "API docs"),
+    ("nav.me", "我的", "Me"),
+    ("nav.section.work", "日常工作", "Daily work"),
+    ("nav.section.admin", "系统管理", "Administration"),
+    ("lang.switch", "English", "中文"),
+    ("action.logout", "退出登录", "Sign out"),
+    ("action.login", "登录", "Sign in"),
+    ("action.search", "搜索", "Search"),
+    ("action.save", "保存", "Save"),
+    ("action.create", "创建", "Create"),
+    ("action.cancel", "取消", "Cancel"),
+    ("action.view", "查看", "View"),
+    ("action.map", "查看地图", "Show map"),
+    ("action.assign", "添加岗位", "Add post"),
+    ("action.remove", "移除", "Remove"),
+    ("action.locate", "定位", "Locate"),
+    ("action.import", "开始导入", "Import"),
+    ("action.disable", "停用账号", "Disable account"),
+    ("action.enable", "启用账号", "Enable account"),
+    ("action.reset_password", "重置密码", "Reset password"),
+    ("action.new_user", "新建账号", "New account"),
+    ("action.prev", "上一页", "Previous"),
+    ("action.next", "下一页", "Next"),
+    ("action.expand", "展开", "Expand"),
+    ("login.title", "登录近邻", "Sign in to Jinlin"),
+    ("login.username", "用户名", "Username"),
+    ("login.password", "密码", "Password"),
+    (
+        "login.hint",
+        "工作人员使用单位分配的账号登录；连续输错 5 次将锁定 15 分钟。",
+        "Staff sign in with the account issued by their office; 5 wrong passwords in a row lock the account for 15 minutes.",
+    ),
+    (
+        "login.expired",
+        "您已长时间未操作，请重新登录。",
+        "Your session expired after inactivity. Please sign in again.",
+    ),
+    ("home.title", "工作台", "Dashboard"),
+    ("home.welcome", "您好", "Hello"),
+    ("home.jurisdiction", "管辖范围", "Jurisdiction"),
+    ("home.counts", "辖区概况", "Overview"),
+    ("home.posts", "我的岗位", "My posts"),
+    (
+        "home.no_posts",
+        "您目前没有网格、楼栋或社区岗位。",
+        "You hold no grid, building or community post.",
+    ),
+    ("home.quick", "常用功能", "Shortcuts"),
+    ("regions.title", "区划与网格", "Regions and grids"),
+    (
+        "regions.subtitle",
+        "区/县 → 街道 → 社区 → 小区 → 网格 → 楼栋",
+        "District → street → community → compound → grid → building",
+    ),
+    (
+        "regions.search_placeholder",
+        "输入名称或编码，如“东霞”或 350503001",
+        "Name or code, e.g. 350503001",
+    ),
+    ("regions.search_results", "搜索结果", "Search results"),
+    (
+        "regions.no_results",
+        "没有找到匹配的区划或网格",
+        "No region or grid matches",
+    ),
+    (
+        "regions.no_results_hint",
+        "请换一个关键词，或检查编码是否输入完整。",
+        "Try another word or check the code.",
+    ),
+    ("regions.children", "下级区划", "Sub-regions"),
+    ("regions.no_children", "暂无下级区划", "No sub-regions yet"),
+    ("regions.staff", "岗位人员", "Posted staff"),
+    (
+        "regions.no_staff",
+        "该节点暂未配备岗位人员",
+        "No staff posted here yet",
+    ),
+    ("regions.code", "编码", "Code"),
+    ("regions.name", "名称", "Name"),
+    ("regions.level", "层级", "Level"),
+    ("regions.count", "下级数", "Children"),
+    ("regions.area", "面积", "Area"),
+    ("regions.centroid", "中心点", "Centre"),
+    ("regions.boundary", "网格边界", "Grid boundary"),
+    (
+        "regions.no_boundary",
+        "尚未导入边界",
+        "No boundary imported yet",
+    ),
+    ("regions.detail", "基本信息", "Details"),
+    ("regions.post_kind", "岗位", "Post"),
+    (
+        "regions.username_hint",
+        "填写已有账号的用户名",
+        "Username of an existing account",
+    ),
+    ("map.title", "网格地图", "Grid map"),
+    (
+        "map.hint",
+        "点击地图任意位置，查看该点所属网格及网格员；也可输入坐标定位。",
+        "Click anywhere to find the grid and its staff, or enter coordinates.",
+    ),
+    ("map.lat", "纬度", "Latitude"),
+    ("map.lng", "经度", "Longitude"),
+    (
+        "map.empty",
+        "该范围内还没有带边界的网格",
+        "No grid with a boundary here yet",
+    ),
+    ("map.grids", "个网格", "grids"),
+    ("staff.title", "人员账号", "Staff accounts"),
+    (
+        "staff.subtitle",
+        "管辖范围内的工作人员、志愿者和居民账号",
+        "Accounts in your jurisdiction",
+    ),
+    (
+        "staff.search_placeholder",
+        "按用户名或姓名搜索",
+        "Search by username or name",
+    ),
+    ("staff.empty", "没有符合条件的账号", "No matching accounts"),
+    (
+        "staff.empty_hint",
+        "可以点击右上角“新建账号”添加工作人员。",
+        "Use “New account” to add staff.",
+    ),
+    ("staff.username", "用户名", "Username"),
+    ("staff.display_name", "姓名", "Name"),
+    ("staff.role", "角色", "Role"),
+    ("staff.region", "所属区划", "Region"),
+    (
+        "staff.region_hint",
+        "填写区划编码，账号只能看到该区划及其下级",
+        "Region code; the account sees this node and below",
+    ),
+    ("staff.phone", "工作电话", "Work phone"),
+    ("staff.status", "状态", "Status"),
+    ("staff.active", "正常", "Active"),
+    ("staff.inactive", "已停用", "Disabled"),
+    ("staff.locked", "已锁定", "Locked"),
+    ("staff.password", "初始密码", "Initial password"),
+    (
+        "staff.password_hint",
+        "留空则自动生成，仅显示一次；至少 8 位且含字母和数字",
+        "Leave empty to generate one (shown once); 8+ characters with letters and digits",
+    ),
+    ("staff.new_title", "新建账号", "New account"),
+    ("staff.created", "账号已创建", "Account created"),
+    (
+        "staff.generated",
+        "请将以下初始密码告知本人，页面关闭后不再显示：",
+        "Give this initial password to the person; it is not shown again:",
+    ),
+    ("staff.posts", "所任岗位", "Posts held"),
+    ("staff.created_at", "创建时间", "Created"),
+    ("import.title", "导入网格边界", "Import grid boundaries"),
+    (
+        "import.hint",
+        "上传 GeoJSON（WGS-84 坐标）。每个要素的 properties 需包含 code（15 位网格编码）；新网格还需 name 和 parent（所属小区编码）。文件中任何一处错误都会整体回退，不会导入一半。",
+        "Upload GeoJSON (WGS-84). Each feature needs properties.code (15-digit grid code); new grids also need name and parent (compound code). Any error rolls the whole file back.",
+    ),
+    ("import.file", "GeoJSON 文件", "GeoJSON file"),
+    ("import.done", "导入完成", "Import finished"),
+    ("import.created", "新建网格", "Grids created"),
+    ("import.updated", "更新边界", "Boundaries updated"),
+    ("import.warnings", "提醒", "Warnings"),
+    (
+        "import.failed",
+        "导入失败，未导入任何数据",
+        "Import failed; nothing was imported",
+    ),
+    ("audit.title", "审计日志", "Audit log"),
+    (
+        "audit.subtitle",
+        "登录、失败尝试、越权访问和所有管理操作，只增不改",
+        "Sign-ins, failures, refused access and every administrative change; append-only",
+    ),
+    ("audit.at", "时间", "Time"),
+    ("audit.actor", "操作人", "Actor"),
+    ("audit.action", "操作", "Action"),
+    ("audit.target", "对象", "Target"),
+    ("audit.outcome", "结果", "Outcome"),
+    ("audit.detail", "说明", "Detail"),
+    ("audit.empty", "暂无审计记录", "No audit entries"),
+    ("common.total", "共", "Total"),
+    ("common.items", "条", "items"),
+    ("common.page", "页", "page"),
+    ("common.none", "无", "None"),
+    ("error.title", "出错了", "Something went wrong"),
+    ("error.back", "返回工作台", "Back to dashboard"),
+    ("error.forbidden", "无权访问", "Access denied"),
+    ("error.not_found", "页面不存在", "Not found"),
+    ("api.title", "接口文档", "API documentation"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_key_exists() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            for part in text.split("t.s(\"").skip(1) {
+                let key = part.split('"').next().unwrap_or_default();
+                if !MESSAGES.iter().any(|(k, _, _)| *k == key) {
+                    missing.push(format!("{}: {key}", entry.path().display()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "keys missing from MESSAGES: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn keys_are_unique_and_english_is_not_chinese() {
+        let mut keys: Vec<_> = MESSAGES.iter().map(|(k, _, _)| *k).collect();
+        keys.sort_unstable();
+        let before = keys.len();
+        keys.dedup();
+        assert_eq!(before, keys.len(), "duplicate i18n keys");
+        for (k, _, en) in MESSAGES {
+            if *k != "lang.switch" {
+                assert!(
+                    !en.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                    "English text of {k} contains Chinese"
+                );
+            }
+        }
+        let en = Tr { lang: Lang::En };
+        assert_eq!(en.s("nav.regions"), "Regions & grids");
+        assert_eq!(Tr { lang: Lang::Zh }.s("nav.regions"), "区划网格");
+    }
+}

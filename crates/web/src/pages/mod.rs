@@ -1,0 +1,144 @@
+//! Server-rendered pages. Each handler builds a view model of display-ready strings; templates
+//! never see store rows with more than they should show.
+
+mod admin;
+mod home;
+mod regions;
+mod staff;
+
+use askama::Template;
+use axum::Router;
+use axum::response::Html;
+use axum::routing::{get, post};
+use jinlin_domain::accounts::Role;
+
+use crate::AppState;
+use crate::auth::Session;
+use crate::error::PageError;
+use crate::i18n::Tr;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::dashboard))
+        .route("/login", get(home::login_form).post(home::login))
+        .route("/logout", post(home::logout))
+        .route("/lang/{lang}", get(home::switch_lang))
+        .route("/regions", get(regions::tree))
+        .route("/regions/search", get(regions::search))
+        .route("/regions/{code}", get(regions::detail))
+        .route("/regions/{code}/children", get(regions::children))
+        .route("/regions/{code}/map", get(regions::map))
+        .route("/regions/{code}/grids.geojson", get(regions::grids_geojson))
+        .route("/regions/{code}/posts", post(regions::assign_post))
+        .route(
+            "/regions/{code}/posts/{id}/remove",
+            post(regions::remove_post),
+        )
+        .route("/staff", get(staff::list).post(staff::create))
+        .route("/staff/new", get(staff::new_form))
+        .route("/staff/{id}", get(staff::detail))
+        .route("/staff/{id}/active", post(staff::set_active))
+        .route("/staff/{id}/password", post(staff::reset_password))
+        .route(
+            "/admin/grids/import",
+            get(admin::import_form).post(admin::import),
+        )
+        .route("/admin/audit", get(admin::audit))
+        .route("/api/docs", get(admin::api_docs))
+}
+
+/// What every signed-in page shows around its content: top bar, navigation, language.
+pub struct Chrome {
+    pub t: Tr,
+    pub user_name: String,
+    pub role: Role,
+    pub region_name: String,
+    pub region_code: String,
+    pub csrf: String,
+    /// Which navigation entry is active.
+    pub nav: &'static str,
+    pub phone: bool,
+    pub can_staff: bool,
+    pub can_import: bool,
+    pub can_audit: bool,
+    /// Current path, so the language switch can come back here.
+    pub here: String,
+}
+
+impl Chrome {
+    pub fn new(session: &Session, t: Tr, nav: &'static str, here: &str) -> Chrome {
+        let a = &session.actor;
+        Chrome {
+            t,
+            user_name: a.display_name.clone(),
+            role: a.role,
+            region_name: a.region_name.clone(),
+            region_code: a.region_code.clone(),
+            csrf: session.csrf_token.clone(),
+            nav,
+            phone: a.role.prefers_phone_layout(),
+            can_staff: a.role.is_staff(),
+            can_import: a.role.manages_regions(),
+            can_audit: a.role == Role::Sysadmin,
+            here: crate::auth::percent_encode(here),
+        }
+    }
+}
+
+pub fn render<T: Template>(t: &T, lang: crate::i18n::Lang) -> Result<Html<String>, PageError> {
+    t.render().map(Html).map_err(|e| {
+        PageError::new(
+            jinlin_app::AppError::Internal(format!("template: {e}")),
+            lang,
+        )
+    })
+}
+
+/// `2026-11-22 14:05` in China Standard Time (UTC+8, no daylight saving).
+pub fn format_time(ms: i64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(ms / 1000) else {
+        return String::new();
+    };
+    let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// Pagination links that keep the query.
+pub struct Pager {
+    pub page: u32,
+    pub pages: u32,
+    pub total: i64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    pub fn new<T>(p: &jinlin_app::Page<T>, base: &str) -> Pager {
+        let pages = p.pages();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let link = |n: u32| format!("{base}{sep}page={n}");
+        Pager {
+            page: p.page,
+            pages,
+            total: p.total,
+            prev: (p.page > 1).then(|| link(p.page - 1)),
+            next: (p.page < pages).then(|| link(p.page + 1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_show_in_beijing_time() {
+        // 2026-11-22 00:00:00 UTC is 08:00 in Beijing.
+        assert_eq!(super::format_time(1_795_305_600_000), "2026-11-22 08:00");
+    }
+}

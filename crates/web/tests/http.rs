@@ -1,0 +1,794 @@
+//! The web layer end to end, in process, on every available database (SQLite always;
+//! PostgreSQL when JINLIN_TEST_PG_URL is set): sign-in, sessions, CSRF, jurisdiction, the JSON
+//! API, grid lookup and import, staff management — with the errors a user would see.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jinlin_app::{Actor, App, Settings};
+use jinlin_domain::crs;
+use jinlin_store::audit::AuditFilter;
+use jinlin_store::testing::{TestDb, on_every_backend};
+use tower::ServiceExt;
+
+const PASSWORD: &str = jinlin_app::demo::DEMO_PASSWORD;
+/// 东霞社区 (the `community` account's jurisdiction) and a community of another street.
+const OWN_COMMUNITY: &str = "350503001001";
+const OTHER_STREET: &str = "350503002000";
+
+struct Harness {
+    router: Router,
+    app: App,
+    db: TestDb,
+    /// Milliseconds added to the real clock, so tests can let time pass.
+    offset: Arc<AtomicI64>,
+}
+
+impl Harness {
+    async fn new(db: TestDb) -> Harness {
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64
+        };
+        jinlin_app::demo::seed(&db.store, now()).await.unwrap();
+        let offset = Arc::new(AtomicI64::new(0));
+        let o = offset.clone();
+        let app = App::with_clock(
+            db.store.clone(),
+            Settings::default(),
+            Arc::new(move || now() + o.load(Ordering::SeqCst)),
+        )
+        .await
+        .unwrap();
+        let router = jinlin_web::router(app.clone(), jinlin_web::WebConfig::default());
+        Harness {
+            router,
+            app,
+            db,
+            offset,
+        }
+    }
+
+    fn advance_minutes(&self, minutes: i64) {
+        self.offset.fetch_add(minutes * 60_000, Ordering::SeqCst);
+    }
+
+    fn browser(&self) -> Browser {
+        Browser {
+            router: self.router.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    async fn audit(&self, action: &str) -> Vec<jinlin_store::audit::AuditRow> {
+        self.db
+            .store
+            .list_audit(AuditFilter {
+                actor: None,
+                action: Some(action.into()),
+                page: 1,
+                page_size: 200,
+            })
+            .await
+            .unwrap()
+            .0
+    }
+
+    async fn token_for(&self, username: &str) -> String {
+        self.app
+            .create_api_token(&Actor::console(), username, "测试")
+            .await
+            .unwrap()
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    fn location(&self) -> String {
+        self.headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// A minimal browser: keeps cookies, reads the CSRF token from pages like a form would.
+struct Browser {
+    router: Router,
+    cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    async fn send(&mut self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        for v in res.headers().get_all(header::SET_COOKIE) {
+            let pair = v.to_str().unwrap().split(';').next().unwrap();
+            let (k, val) = pair.split_once('=').unwrap();
+            if val.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), val.into());
+            }
+        }
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        let req = Request::get(path)
+            .header(header::COOKIE, self.cookie_header())
+            .body(Body::empty())
+            .unwrap();
+        self.send(req).await
+    }
+
+    async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let req = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+
+    /// The CSRF token as the page at `path` carries it in its forms.
+    async fn csrf(&mut self, path: &str) -> String {
+        let page = self.get(path).await;
+        let marker = "name=\"_csrf\" value=\"";
+        let start = page
+            .body
+            .find(marker)
+            .unwrap_or_else(|| panic!("no CSRF field on {path}"));
+        let rest = &page.body[start + marker.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    async fn login(&mut self, username: &str, password: &str) -> Reply {
+        let csrf = self.csrf("/login").await;
+        self.post_form(
+            "/login",
+            &[
+                ("_csrf", &csrf),
+                ("username", username),
+                ("password", password),
+                ("next", "/"),
+            ],
+        )
+        .await
+    }
+
+    async fn signed_in(h: &Harness, username: &str) -> Browser {
+        let mut b = h.browser();
+        let r = b.login(username, PASSWORD).await;
+        assert_eq!(
+            r.status,
+            StatusCode::SEE_OTHER,
+            "login of {username}: {}",
+            r.body
+        );
+        b
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn api_get(h: &Harness, path: &str, token: Option<&str>) -> Reply {
+    let mut req = Request::get(path);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    h.browser().send(req.body(Body::empty()).unwrap()).await
+}
+
+// ----- sign-in and sessions -------------------------------------------------------------------
+
+#[tokio::test]
+async fn sign_in_shows_clear_errors_and_audits_every_attempt() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let mut b = h.browser();
+        let r = b.get("/").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert!(
+            r.location().starts_with("/login?next=/"),
+            "{}",
+            r.location()
+        );
+
+        let wrong = b.login("community", "not-the-password1").await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.body.contains("用户名或密码错误"), "{}", wrong.body);
+        let unknown = b.login("nobody", PASSWORD).await;
+        assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            unknown.body.contains("用户名或密码错误"),
+            "same message for an unknown user"
+        );
+
+        let ok = b.login("community", PASSWORD).await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER);
+        let home = b.get("/").await;
+        assert_eq!(home.status, StatusCode::OK);
+        assert!(
+            home.body.contains("东霞社区"),
+            "dashboard names the jurisdiction"
+        );
+
+        let logins = h.audit("login").await;
+        let outcomes: Vec<_> = logins
+            .iter()
+            .map(|r| (r.actor_name.as_str(), r.outcome.as_str()))
+            .collect();
+        assert!(outcomes.contains(&("community", "failed")), "{outcomes:?}");
+        assert!(outcomes.contains(&("nobody", "failed")), "{outcomes:?}");
+        assert!(outcomes.contains(&("community", "ok")), "{outcomes:?}");
+
+        let csrf = b.csrf("/").await;
+        let out = b.post_form("/logout", &[("_csrf", &csrf)]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER);
+        assert_eq!(b.get("/").await.status, StatusCode::SEE_OTHER, "signed out");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let mut b = h.browser();
+        for _ in 0..4 {
+            assert_eq!(
+                b.login("grid", "wrong-password1").await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let fifth = b.login("grid", "wrong-password1").await;
+        assert_eq!(fifth.status, StatusCode::LOCKED);
+        assert!(fifth.body.contains("账号已锁定"), "{}", fifth.body);
+        let right = b.login("grid", PASSWORD).await;
+        assert_eq!(
+            right.status,
+            StatusCode::LOCKED,
+            "even the right password waits"
+        );
+        h.advance_minutes(16);
+        assert_eq!(
+            b.login("grid", PASSWORD).await.status,
+            StatusCode::SEE_OTHER
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_idle_session_expires_after_thirty_minutes() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let mut b = Browser::signed_in(&h, "community").await;
+        h.advance_minutes(20);
+        assert_eq!(
+            b.get("/regions").await.status,
+            StatusCode::OK,
+            "20 idle minutes are fine"
+        );
+        h.advance_minutes(29);
+        assert_eq!(
+            b.get("/regions").await.status,
+            StatusCode::OK,
+            "activity restarted the clock"
+        );
+        h.advance_minutes(31);
+        let r = b.get("/regions").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert!(r.location().contains("expired=1"), "{}", r.location());
+        let login = b.get(&r.location()).await;
+        assert!(
+            login.body.contains("长时间未操作"),
+            "the login page says why"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        // Login form without the double-submit token.
+        let mut anon = h.browser();
+        let r = anon
+            .post_form("/login", &[("username", "admin"), ("password", PASSWORD)])
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert!(r.body.contains("安全校验码"), "{}", r.body);
+
+        let mut b = Browser::signed_in(&h, "community").await;
+        let fields = [
+            ("username", "wgy_new"),
+            ("display_name", "新网格员"),
+            ("role", "grid_worker"),
+            ("region_code", OWN_COMMUNITY),
+        ];
+        assert_eq!(
+            b.post_form("/staff", &fields).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let mut forged = fields.to_vec();
+        forged.push(("_csrf", "forged-token"));
+        assert_eq!(
+            b.post_form("/staff", &forged).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert!(
+            h.db.store
+                .user_by_username("wgy_new")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // htmx sends the token as a header; that works too.
+        let csrf = b.csrf("/staff/new").await;
+        let req = Request::post("/staff")
+            .header(header::COOKIE, b.cookie_header())
+            .header("X-CSRF-Token", csrf)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(
+                "username=wgy_new&display_name=%E6%96%B0&role=grid_worker&region_code=350503001001",
+            ))
+            .unwrap();
+        assert_eq!(b.send(req).await.status, StatusCode::OK);
+        assert!(
+            h.db.store
+                .user_by_username("wgy_new")
+                .await
+                .unwrap()
+                .is_some()
+        );
+    })
+    .await;
+}
+
+// ----- jurisdiction -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn staff_see_only_their_subtree_and_refusals_are_audited() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let mut b = Browser::signed_in(&h, "community").await;
+        assert_eq!(
+            b.get(&format!("/regions/{OWN_COMMUNITY}")).await.status,
+            StatusCode::OK
+        );
+        let other = b.get(&format!("/regions/{OTHER_STREET}")).await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN);
+        assert!(other.body.contains("不在您的管辖范围内"), "{}", other.body);
+        let tree = b.get("/regions").await;
+        assert!(
+            tree.body.contains("东霞社区") && !tree.body.contains("丰泽区"),
+            "tree starts at the jurisdiction"
+        );
+        let search = b.get("/regions/search?q=%E7%A4%BE%E5%8C%BA").await; // 社区
+        assert_eq!(search.status, StatusCode::OK);
+        assert!(
+            !search.body.contains(OTHER_STREET),
+            "search stays inside the subtree"
+        );
+        let staff = b.get("/staff?q=jd").await;
+        assert!(
+            !staff.body.contains(&format!("jd{OTHER_STREET}")),
+            "other streets' staff are hidden"
+        );
+
+        let token = h.token_for("community").await;
+        let api = api_get(&h, &format!("/api/v1/regions/{OTHER_STREET}"), Some(&token)).await;
+        assert_eq!(api.status, StatusCode::FORBIDDEN);
+        assert_eq!(api.json()["error"]["code"], "forbidden");
+        let denied = h.audit("access").await;
+        let targets: Vec<_> = denied
+            .iter()
+            .filter(|r| r.outcome == "denied" && r.actor_name == "community")
+            .map(|r| r.target.clone())
+            .collect();
+        assert_eq!(
+            targets,
+            vec![
+                format!("region:{OTHER_STREET}"),
+                format!("region:{OTHER_STREET}")
+            ],
+            "both refusals (page and API) are on record"
+        );
+    })
+    .await;
+}
+
+// ----- API ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_api_answers_bearer_clients_with_json() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let health = api_get(&h, "/healthz", None).await;
+        assert_eq!(health.status, StatusCode::OK);
+        assert_eq!(health.json()["status"], "ok");
+
+        let none = api_get(&h, "/api/v1/regions", None).await;
+        assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(none.json()["error"]["code"], "unauthenticated");
+        let bad = api_get(&h, "/api/v1/regions", Some("jl_not-a-token")).await;
+        assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+
+        let token = h.token_for("admin").await;
+        let top = api_get(&h, "/api/v1/regions", Some(&token)).await;
+        assert_eq!(top.status, StatusCode::OK);
+        assert_eq!(top.json()[0]["code"], "350503000000");
+        let streets = api_get(&h, "/api/v1/regions?parent=350503000000", Some(&token)).await;
+        assert_eq!(streets.json().as_array().unwrap().len(), 4);
+        let grid = api_get(&h, "/api/v1/regions/350503001001001", Some(&token)).await;
+        assert_eq!(grid.status, StatusCode::OK, "{}", grid.body);
+        assert_eq!(grid.json()["level"], "grid");
+        assert_eq!(
+            grid.json()["boundary"]["type"],
+            "MultiPolygon",
+            "{}",
+            grid.body
+        );
+        assert!(
+            grid.json()["boundary"]["coordinates"][0][0]
+                .as_array()
+                .unwrap()
+                .len()
+                >= 4
+        );
+        let missing = api_get(&h, "/api/v1/regions/999999999999", Some(&token)).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(missing.json()["error"]["code"], "not_found");
+
+        let doc = api_get(&h, "/api/v1/openapi.json", None).await.json();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        for path in [
+            "/api/v1/regions",
+            "/api/v1/regions/{code}",
+            "/api/v1/grids/locate",
+        ] {
+            assert!(doc["paths"][path].is_object(), "{path} documented");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn locate_finds_the_grid_in_every_coordinate_system_and_rejects_bad_points() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let token = h.token_for("grid").await;
+        let grid =
+            h.db.store
+                .region_by_code("350503001001001")
+                .await
+                .unwrap()
+                .unwrap();
+        let (lng, lat) = grid.centroid.unwrap();
+        let wgs = api_get(
+            &h,
+            &format!("/api/v1/grids/locate?lat={lat}&lng={lng}"),
+            Some(&token),
+        )
+        .await;
+        assert_eq!(wgs.status, StatusCode::OK, "{}", wgs.body);
+        let answer = wgs.json();
+        assert_eq!(answer["code"], "350503001001001");
+        let posts: Vec<_> = answer["staff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["post"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            posts.contains(&"grid_worker".to_owned()) && posts.contains(&"police".to_owned()),
+            "{posts:?}"
+        );
+
+        // The same spot as a WeChat/Amap (GCJ-02) and a Baidu (BD-09) device reports it.
+        let (glng, glat) = crs::wgs84_to_gcj02(lng, lat);
+        let (blng, blat) = crs::gcj02_to_bd09(glng, glat);
+        for (x, y, name) in [(glng, glat, "gcj02"), (blng, blat, "bd09")] {
+            let r = api_get(
+                &h,
+                &format!("/api/v1/grids/locate?lat={y}&lng={x}&crs={name}"),
+                Some(&token),
+            )
+            .await;
+            assert_eq!(r.json()["code"], "350503001001001", "{name}: {}", r.body);
+        }
+        // Taken as WGS-84, the GCJ-02 point is hundreds of metres off and lands elsewhere or nowhere.
+        let naive = api_get(
+            &h,
+            &format!("/api/v1/grids/locate?lat={blat}&lng={blng}"),
+            Some(&token),
+        )
+        .await;
+        assert_ne!(naive.json()["code"], "350503001001001");
+
+        for (query, field, status) in [
+            ("lat=91&lng=118.6", "lat", StatusCode::UNPROCESSABLE_ENTITY),
+            ("lat=24.9&lng=181", "lng", StatusCode::UNPROCESSABLE_ENTITY),
+            ("lat=abc&lng=118.6", "lat", StatusCode::UNPROCESSABLE_ENTITY),
+            ("lng=118.6", "lat", StatusCode::UNPROCESSABLE_ENTITY),
+            (
+                "lat=24.9&lng=118.6&crs=utm",
+                "crs",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+        ] {
+            let r = api_get(&h, &format!("/api/v1/grids/locate?{query}"), Some(&token)).await;
+            assert_eq!(r.status, status, "{query}: {}", r.body);
+            assert_eq!(r.json()["error"]["field"], field, "{query}");
+        }
+        let outside = api_get(&h, "/api/v1/grids/locate?lat=39.9&lng=116.4", Some(&token)).await;
+        assert_eq!(outside.status, StatusCode::NOT_FOUND);
+        assert!(
+            outside.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("不在任何网格内")
+        );
+    })
+    .await;
+}
+
+// ----- grid import --------------------------------------------------------------------------
+
+fn multipart(csrf: &str, file: &str) -> (String, Vec<u8>) {
+    let boundary = "----jinlinTestBoundary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"grids.geojson\"\r\n\
+         Content-Type: application/geo+json\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    );
+    (
+        format!("multipart/form-data; boundary={boundary}"),
+        body.into_bytes(),
+    )
+}
+
+async fn upload(b: &mut Browser, file: &str) -> Reply {
+    let csrf = b.csrf("/admin/grids/import").await;
+    let (ct, body) = multipart(&csrf, file);
+    let req = Request::post("/admin/grids/import")
+        .header(header::COOKIE, b.cookie_header())
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    b.send(req).await
+}
+
+#[tokio::test]
+async fn grid_import_is_all_or_nothing_and_names_the_bad_feature() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let mut b = Browser::signed_in(&h, "admin").await;
+        // A new grid far from the demo grids, under the first compound.
+        let square = |x: f64, y: f64| {
+            serde_json::json!({"type": "Polygon", "coordinates": [[[x, y], [x + 0.002, y], [x + 0.002, y + 0.002], [x, y + 0.002], [x, y]]]})
+        };
+        let good = serde_json::json!({"type": "Feature", "properties": {"code": "350503001001901", "name": "新建测试网格", "parent": "35050300100101"}, "geometry": square(118.70, 24.80)});
+        let open_ring = serde_json::json!({"type": "Feature", "properties": {"code": "350503001001902", "name": "坏网格", "parent": "35050300100101"},
+            "geometry": {"type": "Polygon", "coordinates": [[[118.71, 24.80], [118.712, 24.80], [118.712, 24.802], [118.71, 24.802]]]}});
+        let file = serde_json::json!({"type": "FeatureCollection", "features": [good.clone(), open_ring]}).to_string();
+        let r = upload(&mut b, &file).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("第2个要素") && r.body.contains("350503001001902"), "{}", r.body);
+        assert!(r.body.contains("未导入任何数据"));
+        assert!(h.db.store.region_by_code("350503001001901").await.unwrap().is_none(), "nothing imported");
+
+        let bad_json = upload(&mut b, "{not json").await;
+        assert_eq!(bad_json.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let file = serde_json::json!({"type": "FeatureCollection", "features": [good]}).to_string();
+        let r = upload(&mut b, &file).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.contains("导入完成"));
+        let created = h.db.store.region_by_code("350503001001901").await.unwrap().unwrap();
+        assert_eq!(created.name, "新建测试网格");
+        let token = h.token_for("admin").await;
+        let found = api_get(&h, "/api/v1/grids/locate?lat=24.801&lng=118.701", Some(&token)).await;
+        assert_eq!(found.json()["code"], "350503001001901", "the lookup index was rebuilt");
+        assert!(h.audit("grids.import").await.len() == 1);
+
+        // A community worker may not import grids.
+        let mut c = Browser::signed_in(&h, "community").await;
+        assert_eq!(c.get("/admin/grids/import").await.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
+
+// ----- staff management -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_community_worker_creates_an_account_and_posts_it_to_a_grid() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let mut b = Browser::signed_in(&h, "community").await;
+        let csrf = b.csrf("/staff/new").await;
+        let mut fields = vec![
+            ("_csrf", csrf.as_str()),
+            ("username", "wgy_zhang"),
+            ("display_name", "张晓明"),
+            ("role", "grid_worker"),
+            ("region_code", "350503001001001"),
+            ("work_phone", "1381234567"),
+            ("password", ""),
+        ];
+        let bad = b.post_form("/staff", &fields).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("手机号须为 11 位数字"), "{}", bad.body);
+        assert!(bad.body.contains("张晓明"), "the form keeps what was typed");
+
+        fields[5] = ("work_phone", "13812345678");
+        fields[4] = ("region_code", OTHER_STREET);
+        assert_eq!(
+            b.post_form("/staff", &fields).await.status,
+            StatusCode::FORBIDDEN,
+            "outside the jurisdiction"
+        );
+        fields[4] = ("region_code", "350503001001001");
+        let ok = b.post_form("/staff", &fields).await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        let marker = "class=\"mono secret\">";
+        let start = ok.body.find(marker).expect("generated password shown once") + marker.len();
+        let password = ok.body[start..].split('<').next().unwrap().to_owned();
+        let again = b.post_form("/staff", &fields).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert!(again.body.contains("用户名 已存在"), "{}", again.body);
+
+        let csrf = b.csrf("/regions/350503001001001").await;
+        let r = b
+            .post_form(
+                "/regions/350503001001001/posts",
+                &[
+                    ("_csrf", &csrf),
+                    ("kind", "grid_worker"),
+                    ("username", "wgy_zhang"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let detail = b.get("/regions/350503001001001").await;
+        assert!(
+            detail.body.contains("张晓明"),
+            "the new grid worker is listed on the grid"
+        );
+        let twice = b
+            .post_form(
+                "/regions/350503001001001/posts",
+                &[
+                    ("_csrf", &csrf),
+                    ("kind", "grid_worker"),
+                    ("username", "wgy_zhang"),
+                ],
+            )
+            .await;
+        assert!(twice.location().contains("error="), "{}", twice.location());
+        let wrong_level = b
+            .post_form(
+                &format!("/regions/{OWN_COMMUNITY}/posts"),
+                &[
+                    ("_csrf", &csrf),
+                    ("kind", "grid_worker"),
+                    ("username", "wgy_zhang"),
+                ],
+            )
+            .await;
+        assert!(
+            wrong_level.location().contains("error="),
+            "a grid post cannot sit on a community"
+        );
+
+        let mut newcomer = h.browser();
+        assert_eq!(
+            newcomer.login("wgy_zhang", &password).await.status,
+            StatusCode::SEE_OTHER
+        );
+        let home = newcomer.get("/").await;
+        assert!(
+            home.body.contains("class=\"phone\""),
+            "grid workers get the phone layout"
+        );
+        assert!(home.body.contains("网格员"));
+
+        let created = h.audit("user.create").await;
+        assert!(
+            created
+                .iter()
+                .any(|r| r.actor_name == "community" && r.target == "user:wgy_zhang")
+        );
+        assert!(!h.audit("post.assign").await.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_speak_english_on_request() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let mut b = Browser::signed_in(&h, "admin").await;
+        let page = b.get("/staff").await;
+        let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(page.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(page.headers.contains_key("x-request-id"));
+        assert!(!page.body.contains("<script>"), "no inline script");
+        let asset = b.get("/assets/app.css").await;
+        assert_eq!(asset.status, StatusCode::OK);
+        assert_ne!(asset.headers[header::CACHE_CONTROL], "no-store");
+
+        let r = b.get("/lang/en?back=/regions").await;
+        assert_eq!(r.location(), "/regions");
+        let en = b.get("/regions").await;
+        assert!(en.body.contains("Regions and grids"), "English page");
+        let evil = b.get("/lang/zh?back=//evil.example").await;
+        assert_eq!(evil.location(), "/", "no open redirect");
+
+        let audit = b.get("/admin/audit?action=login").await;
+        assert_eq!(audit.status, StatusCode::OK);
+        assert!(audit.body.contains("admin"));
+        let mut c = Browser::signed_in(&h, "community").await;
+        assert_eq!(
+            c.get("/admin/audit").await.status,
+            StatusCode::FORBIDDEN,
+            "audit log is for sysadmins"
+        );
+    })
+    .await;
+}
