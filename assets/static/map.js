@@ -120,7 +120,7 @@
         if (!entry) return;
         map.fitBounds(entry.layer.getBounds(), { padding: [24, 24] });
         highlight(p.code);
-        entry.layer.openPopup();
+        entry.layer.bindPopup(popupContent(p)).openPopup();
       });
       legend.appendChild(item);
     });
@@ -134,8 +134,8 @@
     }
     var index = 0;
     var layer = L.geoJSON(collection, {
-      // Clicks on a grid open its popup and must not also trigger "locate" on the map.
-      bubblingMouseEvents: false,
+      // A click on a grid bubbles to the map, which locates the point: the panel then shows the
+      // grid, its staff and a link (the same answer as anywhere else on the map).
       onEachFeature: function (feature, lyr) {
         var props = feature.properties || {};
         var style = styleFor(index);
@@ -148,8 +148,6 @@
             permanent: true, direction: 'center', className: 'grid-label', interactive: false
           });
         }
-        lyr.bindPopup(popupContent(props));
-        lyr.on('click', function () { highlight(props.code); });
       }
     }).addTo(map);
     var bounds = layer.getBounds();

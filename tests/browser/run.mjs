@@ -334,8 +334,11 @@ async function scenario(label, base, prefix) {
     if (code !== '350503001001') log(`        note: 东霞社区 is ${code}, not 350503001001`);
     state.communityCode = code;
 
-    const toggle = page.locator('.tree-toggle[aria-expanded="false"][hx-get]').first();
-    await toggle.waitFor();
+    // Pin the toggle by its URL: a locator on aria-expanded="false" would move on after the click.
+    const first = page.locator('.tree-toggle[aria-expanded="false"][hx-get]').first();
+    await first.waitFor();
+    const hxGet = await first.getAttribute('hx-get');
+    const toggle = page.locator(`.tree-toggle[hx-get="${hxGet}"]`);
     const node = toggle.locator('xpath=..');
     const name = (await node.locator(':scope > a').first().innerText()).trim();
     const children = node.locator(':scope > .tree-children > li.tree-node');

@@ -305,6 +305,14 @@ async fn restore(config: &Config, from: &std::path::Path) -> anyhow::Result<()> 
         anyhow::bail!("备份文件 {} 不存在", from.display());
     }
     // Check that the file really is a Jinlin database before it replaces anything.
+    let mut magic = [0u8; 16];
+    let is_sqlite = std::fs::File::open(from)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && &magic == b"SQLite format 3\0";
+    if !is_sqlite {
+        anyhow::bail!("{} 不是 SQLite 数据库文件，未做任何更改", from.display());
+    }
     let probe = Store::connect(&format!("sqlite://{}", from.display()))
         .await
         .context("备份文件无法作为 SQLite 数据库打开")?;
