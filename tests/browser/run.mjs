@@ -230,7 +230,19 @@ async function shot(page, prefix, name) {
   await page.evaluate(() => document.fonts && document.fonts.ready);
   await page.waitForTimeout(150);
   const file = path.join(SHOTS, `${prefix}${name}.png`);
+  // A plain full-page capture paints fixed and sticky bars (top bar, sidebar, phone tab bar)
+  // where the first screen ends; growing the viewport to the page's height first shows the page
+  // the way a person scrolling it sees each part.
+  const vp = page.viewportSize();
+  for (let i = 0; i < 2; i++) {
+    const h = await page.evaluate(() => document.documentElement.scrollHeight);
+    const cur = page.viewportSize();
+    if (h <= cur.height) break;
+    await page.setViewportSize({ width: vp.width, height: Math.min(h, 8000) });
+    await page.waitForTimeout(150);
+  }
   await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
+  await page.setViewportSize(vp);
 }
 
 async function login(page, base, username, password = PASSWORD) {

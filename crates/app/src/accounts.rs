@@ -62,6 +62,21 @@ pub fn validate_password(password: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The password typed (checked against the rule) or a generated one, which is returned a
+/// second time so it can be shown once.
+fn given_or_generated(password: Option<String>) -> Result<(String, Option<String>), AppError> {
+    match password.filter(|p| !p.is_empty()) {
+        Some(p) => {
+            validate_password(&p)?;
+            Ok((p, None))
+        }
+        None => {
+            let p = generate_password()?;
+            Ok((p.clone(), Some(p)))
+        }
+    }
+}
+
 pub fn validate_username(username: &str) -> Result<(), AppError> {
     let ok = (3..=32).contains(&username.len())
         && username
@@ -464,16 +479,7 @@ impl App {
         if !actor.sees_path(&region.path) {
             return self.deny(actor, &format!("region:{}", region.code)).await;
         }
-        let (password, generated) = match input.password.filter(|p| !p.is_empty()) {
-            Some(p) => {
-                validate_password(&p)?;
-                (p, None)
-            }
-            None => {
-                let p = generate_password()?;
-                (p.clone(), Some(p))
-            }
-        };
+        let (password, generated) = given_or_generated(input.password)?;
         let password_hash = hash_password(self, &password).await?;
         let id = self
             .store
@@ -543,16 +549,7 @@ impl App {
         if actor.user_id != Some(user.id) && !actor.role.manages_staff() {
             return Err(AppError::Forbidden("无权重置他人密码".into()));
         }
-        let (password, generated) = match password.filter(|p| !p.is_empty()) {
-            Some(p) => {
-                validate_password(&p)?;
-                (p, None)
-            }
-            None => {
-                let p = generate_password()?;
-                (p.clone(), Some(p))
-            }
-        };
+        let (password, generated) = given_or_generated(password)?;
         let hash = hash_password(self, &password).await?;
         self.store
             .set_password(

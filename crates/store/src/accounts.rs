@@ -179,6 +179,32 @@ async fn user_tenant(conn: &mut AnyConnection, user_id: i64) -> Result<String, S
     Ok(row.try_get("tenant")?)
 }
 
+async fn insert_user(
+    conn: &mut AnyConnection,
+    user: &NewUser,
+    tenant: &str,
+    region_id: i64,
+    now: i64,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query(
+        "INSERT INTO users (tenant, username, display_name, role, region_id, work_phone, \
+         password_hash, active, failed_logins, locked_until, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, NULL, $8, $8) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(user.username.as_str())
+    .bind(user.display_name.as_str())
+    .bind(user.role.as_str())
+    .bind(region_id)
+    .bind(user.work_phone.clone())
+    .bind(user.password_hash.as_str())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(unique_as_conflict("username"))?
+    .try_get("id")?)
+}
+
 /// Minimum gap between two `last_used_at` writes of one API token, so every API request does
 /// not cost a write.
 const TOKEN_TOUCH_MS: i64 = 60_000;
@@ -209,23 +235,7 @@ impl Store {
         let region_id: i64 = region.try_get("id")?;
         let tenant: String = region.try_get("tenant")?;
         insert_audit(&mut tx, audit, Some(&tenant), now).await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO users (tenant, username, display_name, role, region_id, work_phone, \
-             password_hash, active, failed_logins, locked_until, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, NULL, $8, $8) RETURNING id",
-        )
-        .bind(tenant.as_str())
-        .bind(user.username.as_str())
-        .bind(user.display_name.as_str())
-        .bind(user.role.as_str())
-        .bind(region_id)
-        .bind(user.work_phone.clone())
-        .bind(user.password_hash.as_str())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(unique_as_conflict("username"))?
-        .try_get("id")?;
+        let id = insert_user(&mut tx, user, &tenant, region_id, now).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -264,23 +274,7 @@ impl Store {
             if first_tenant.is_none() {
                 first_tenant = Some(tenant.clone());
             }
-            let id: i64 = sqlx::query(
-                "INSERT INTO users (tenant, username, display_name, role, region_id, work_phone, \
-                 password_hash, active, failed_logins, locked_until, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, NULL, $8, $8) RETURNING id",
-            )
-            .bind(tenant.as_str())
-            .bind(user.username.as_str())
-            .bind(user.display_name.as_str())
-            .bind(user.role.as_str())
-            .bind(*region_id)
-            .bind(user.work_phone.clone())
-            .bind(user.password_hash.as_str())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(unique_as_conflict("username"))?
-            .try_get("id")?;
+            let id = insert_user(&mut tx, user, tenant, *region_id, now).await?;
             user_ids.insert(user.username.as_str(), id);
         }
         for (username, code, kind) in posts {
