@@ -126,12 +126,28 @@
     });
   }
 
+  // Grids of one community share its name ("东霞社区第1网格", "东霞社区第2网格" …): the labels on
+  // the map drop that shared part ("第1网格") so neighbouring labels do not run into each other.
+  function shortLabels(features) {
+    var names = features.map(function (f) { return (f.properties && f.properties.name) || ''; });
+    if (names.length < 2) return names;
+    var prefix = names[0];
+    names.forEach(function (n) {
+      while (prefix && n.indexOf(prefix) !== 0) prefix = prefix.slice(0, -1);
+    });
+    if (prefix.charAt(prefix.length - 1) === '第') prefix = prefix.slice(0, -1);
+    var ok = prefix.length >= 2 && names.every(function (n) { return n.length - prefix.length >= 2; });
+    return names.map(function (n) { return ok ? n.slice(prefix.length) : n; });
+  }
+
   function draw(collection) {
     var features = (collection && collection.features) || [];
     if (!features.length) {
       showMessage(T.noGrids, 'info');
       return;
     }
+    var labels = shortLabels(features);
+    var labelled = [];
     var index = 0;
     var layer = L.geoJSON(collection, {
       // A click on a grid bubbles to the map, which locates the point: the panel then shows the
@@ -139,14 +155,16 @@
       onEachFeature: function (feature, lyr) {
         var props = feature.properties || {};
         var style = styleFor(index);
+        var label = labels[index] || props.name;
         index += 1;
         if (!lyr.setStyle) return; // a stray Point feature: not a grid
         lyr.setStyle(style);
         if (props.code) layersByCode[props.code] = { layer: lyr, style: style };
-        if (props.name) {
-          lyr.bindTooltip(props.name, {
+        if (label) {
+          lyr.bindTooltip(label, {
             permanent: true, direction: 'center', className: 'grid-label', interactive: false
           });
+          labelled.push(lyr);
         }
       }
     }).addTo(map);
@@ -155,13 +173,29 @@
     map.fitBounds(bounds, { padding: [16, 16], animate: false });
     fillLegend(features);
 
-    // Labels of many small grids pile up when zoomed far out: hide them below the fitted zoom.
-    var labelZoom = map.getBoundsZoom(bounds, false, L.point(32, 32)) - 1.5;
-    var toggleLabels = function () {
-      el.classList.toggle('map-labels-off', map.getZoom() < labelZoom);
+    // A label shows only while its grid is drawn wide enough to hold it: the whole district's
+    // 150 grids do not pile their names on top of each other, zooming in reveals them.
+    // When most labels do not fit, none is shown (a few scattered names read as noise).
+    var updateLabels = function () {
+      var shown = 0;
+      var checks = labelled.map(function (lyr) {
+        var tip = lyr.getTooltip();
+        var tipEl = tip && tip.getElement && tip.getElement();
+        if (!tipEl) return null;
+        var b = lyr.getBounds();
+        var nw = map.latLngToContainerPoint(b.getNorthWest());
+        var se = map.latLngToContainerPoint(b.getSouthEast());
+        var fits = Math.abs(se.x - nw.x) >= tipEl.offsetWidth * 0.9 && Math.abs(se.y - nw.y) >= tipEl.offsetHeight * 1.5;
+        if (fits) shown += 1;
+        return { el: tipEl, fits: fits };
+      });
+      var crowded = shown < labelled.length / 2;
+      checks.forEach(function (c) {
+        if (c) c.el.style.visibility = c.fits && !crowded ? '' : 'hidden';
+      });
     };
-    map.on('zoomend', toggleLabels);
-    toggleLabels();
+    map.on('zoomend resize', updateLabels);
+    updateLabels();
   }
 
   function showLocated(answer) {

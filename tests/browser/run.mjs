@@ -129,6 +129,10 @@ async function startServer(label, extraArgs) {
   child.on('exit', (code, signal) => {
     exited = { code, signal };
   });
+  // Last resort if this script dies without running its cleanups: never leave a server behind.
+  process.on('exit', () => {
+    if (exited === null) child.kill('SIGKILL');
+  });
   cleanups.push(async () => {
     if (exited === null) {
       child.kill('SIGTERM');
@@ -460,6 +464,26 @@ async function scenario(label, base, prefix) {
       assert(rows > 5, `staff list has ${rows} rows`);
       await assertNoHorizontalScroll(page);
       await shot(page, prefix, 'staff');
+
+      await page.goto(`${base}/staff/new`);
+      await page.locator('form[action="/staff"] input[name="username"]').waitFor();
+      await shot(page, prefix, 'staff-new');
+
+      // The whole district: the tree starts at the district, the map draws every grid.
+      await page.goto(`${base}/regions`);
+      const root = page.locator('.tree > .tree-node > .badge-district');
+      assert((await root.count()) === 1, 'the admin tree does not start at the district');
+      await shot(page, prefix, 'district-tree');
+      const districtMap = await page.locator('.tree > .tree-node > a.btn[href$="/map"]').getAttribute('href');
+      await page.goto(`${base}${districtMap}`);
+      await page.locator('#map path.leaflet-interactive').first().waitFor();
+      const all = await page.locator('#map path.leaflet-interactive').count();
+      assert(all >= 100, `district map draws ${all} grids`);
+      await shot(page, prefix, 'district-map');
+
+      await page.goto(`${base}/admin/grids/import`);
+      await page.locator('form[action="/admin/grids/import"] input[type="file"]').waitFor();
+      await shot(page, prefix, 'import');
 
       await page.goto(`${base}/admin/audit`);
       const audit = await page.locator('table.table tbody tr').evaluateAll((trs) =>

@@ -4,6 +4,8 @@
 //! easy to find from the binary down to these rules.
 
 pub mod accounts;
+pub mod cases;
 pub mod crs;
+pub mod deadlines;
 pub mod grids;
 pub mod regions;
