@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cases;
 pub mod demo;
 mod error;
 pub mod regions;
@@ -28,6 +29,14 @@ pub struct Settings {
     pub lockout_minutes: i64,
     /// Optional base-map tile URL template; none by default so no request leaves the machine.
     pub tile_url: Option<String>,
+    /// Where photos and other files live (the database may live elsewhere).
+    pub data_dir: std::path::PathBuf,
+    /// Photos per submission and bytes per photo.
+    pub max_photos: usize,
+    pub max_photo_bytes: usize,
+    /// Optional outbound webhook: case events are POSTed there, HMAC-SHA256 signed.
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -37,6 +46,11 @@ impl Default for Settings {
             lockout_failures: 5,
             lockout_minutes: 15,
             tile_url: None,
+            data_dir: std::path::PathBuf::from("jinlin-data"),
+            max_photos: 9,
+            max_photo_bytes: 10 * 1024 * 1024,
+            webhook_url: None,
+            webhook_secret: None,
         }
     }
 }
@@ -60,6 +74,10 @@ pub struct App {
     pub settings: Settings,
     clock: Clock,
     grid_index: Arc<RwLock<Arc<GridIndex>>>,
+    /// Active categories, read on every intake; reloaded after an edit.
+    categories: Arc<RwLock<Arc<Vec<jinlin_store::cases::Category>>>>,
+    /// The working-day calendar, reloaded after an edit.
+    calendar: Arc<RwLock<Arc<jinlin_domain::deadlines::Calendar>>>,
     /// Argon2 is memory-hard; on 2 cores a burst of logins must not starve everything else.
     hashing: Arc<tokio::sync::Semaphore>,
     /// A real Argon2 hash checked for unknown users, so their sign-in costs the same time.
@@ -81,6 +99,10 @@ impl App {
             settings,
             clock,
             grid_index: Arc::new(RwLock::new(Arc::new(GridIndex::new(Vec::new())))),
+            categories: Arc::new(RwLock::new(Arc::new(Vec::new()))),
+            calendar: Arc::new(RwLock::new(Arc::new(
+                jinlin_domain::deadlines::Calendar::new(),
+            ))),
             hashing: Arc::new(tokio::sync::Semaphore::new(2)),
             dummy_hash: Arc::new(String::new()),
         };
@@ -90,6 +112,9 @@ impl App {
             ..app
         };
         app.reload_grid_index().await?;
+        app.seed_categories().await?;
+        app.reload_categories().await?;
+        app.reload_calendar().await?;
         Ok(app)
     }
 

@@ -118,6 +118,8 @@ labelled_enum! {
         ApproveSuspension => "approve_suspension", "批准挂账", "Approve suspension";
         DenySuspension => "deny_suspension", "驳回挂账", "Deny suspension";
         Resume => "resume", "恢复办理", "Resume";
+        /// The handler is at the door (到场): the on-site limit of help requests is met.
+        Arrive => "arrive", "到场", "Arrived on site";
     }
 }
 
@@ -216,6 +218,7 @@ pub enum Action {
     ApproveSuspension,
     DenySuspension,
     Resume,
+    Arrive,
 }
 
 impl Action {
@@ -244,6 +247,7 @@ impl Action {
             Action::ApproveSuspension => ActionKind::ApproveSuspension,
             Action::DenySuspension => ActionKind::DenySuspension,
             Action::Resume => ActionKind::Resume,
+            Action::Arrive => ActionKind::Arrive,
         }
     }
 }
@@ -412,6 +416,7 @@ pub const SIDE_ACTIONS: &[(ActionKind, &[Stage])] = &[
     (ActionKind::ApproveSuspension, HANDLING),
     (ActionKind::DenySuspension, HANDLING),
     (ActionKind::Resume, HANDLING),
+    (ActionKind::Arrive, &[Stage::InProgress]),
 ];
 
 /// Whether the tables allow `action` in `stage` at all.
@@ -430,9 +435,12 @@ pub fn allowed(action: ActionKind, actor: ActorKind) -> bool {
     use ActorKind as K;
     match action {
         A::Accept | A::Reject | A::Dispatch | A::Merge | A::Whistle => actor == K::Dispatcher,
-        A::Take | A::Return | A::Resolve | A::RequestExtension | A::RequestSuspension => {
-            actor == K::Handler
-        }
+        A::Take
+        | A::Return
+        | A::Resolve
+        | A::RequestExtension
+        | A::RequestSuspension
+        | A::Arrive => actor == K::Handler,
         A::VerifyPass | A::VerifyFail => actor == K::Verifier,
         A::Rate => actor == K::Reporter,
         A::Reopen => matches!(actor, K::Reporter | K::Dispatcher),
@@ -663,6 +671,7 @@ pub fn apply(
             s.suspended = false;
             (from, "恢复办理".into())
         }
+        Action::Arrive => (from, "已到达现场".into()),
     };
     if rework {
         s.rework_count = s.rework_count.saturating_add(1);
@@ -831,6 +840,7 @@ mod tests {
             A::ApproveSuspension => Action::ApproveSuspension,
             A::DenySuspension => Action::DenySuspension,
             A::Resume => Action::Resume,
+            A::Arrive => Action::Arrive,
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod cases;
+pub mod categories;
 pub mod crs;
 pub mod deadlines;
 pub mod grids;

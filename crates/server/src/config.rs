@@ -18,6 +18,12 @@ pub struct Config {
     pub cookie_secure: bool,
     pub tile_url: Option<String>,
     pub log_format: String,
+    /// Photos per submission, and megabytes per photo.
+    pub max_photos: usize,
+    pub max_photo_mb: usize,
+    /// Optional outbound webhook for case events (HMAC-SHA256 signed with webhook_secret).
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for Config {
@@ -32,6 +38,10 @@ impl Default for Config {
             cookie_secure: false,
             tile_url: None,
             log_format: "text".into(),
+            max_photos: 9,
+            max_photo_mb: 10,
+            webhook_url: None,
+            webhook_secret: None,
         }
     }
 }
@@ -48,7 +58,7 @@ pub struct Overrides {
 }
 
 /// Only these `JINLIN_*` variables are configuration (others, such as test settings, are not).
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 13] = [
     "data_dir",
     "database_url",
     "listen",
@@ -58,6 +68,10 @@ const KEYS: [&str; 9] = [
     "cookie_secure",
     "tile_url",
     "log_format",
+    "max_photos",
+    "max_photo_mb",
+    "webhook_url",
+    "webhook_secret",
 ];
 
 impl Config {
@@ -78,6 +92,8 @@ impl Config {
             ("session_idle_minutes", config.session_idle_minutes),
             ("lockout_failures", config.lockout_failures),
             ("lockout_minutes", config.lockout_minutes),
+            ("max_photos", config.max_photos as i64),
+            ("max_photo_mb", config.max_photo_mb as i64),
         ] {
             if value < 1 {
                 anyhow::bail!("配置项 {name} 须为正整数，当前为 {value}");
@@ -109,6 +125,11 @@ impl Config {
             lockout_failures: self.lockout_failures,
             lockout_minutes: self.lockout_minutes,
             tile_url: self.tile_url.clone().filter(|u| !u.trim().is_empty()),
+            data_dir: self.data_dir.clone(),
+            max_photos: self.max_photos,
+            max_photo_bytes: self.max_photo_mb.saturating_mul(1024 * 1024),
+            webhook_url: self.webhook_url.clone().filter(|u| !u.trim().is_empty()),
+            webhook_secret: self.webhook_secret.clone().filter(|u| !u.is_empty()),
         }
     }
 }
@@ -142,6 +163,17 @@ cookie_secure = false
 
 # "text" for people, "json" for log collectors. Logs never contain personal data.
 log_format = "text"
+
+# Photos a resident or worker may attach to one report, and the largest photo in megabytes
+# (JPEG, PNG or WebP; stored under data_dir/photos).
+max_photos = 9
+max_photo_mb = 10
+
+# Optional: POST every case event as JSON to this URL, signed with
+# X-Jinlin-Signature: sha256=<HMAC-SHA256 of the body with webhook_secret>.
+# Failed deliveries are retried with backoff; after the last try they show as dead letters.
+# webhook_url = "https://hub.example.gov.cn/jinlin"
+# webhook_secret = "change-me"
 "#;
 
 #[cfg(test)]

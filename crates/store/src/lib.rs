@@ -16,6 +16,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cases;
 mod error;
 pub mod regions;
 mod sql;
@@ -72,13 +73,24 @@ struct Migration {
     postgres: &'static str,
 }
 
+/// The schema version the newest migration brings.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
 /// All migrations, oldest first. Append only; never edit one that has shipped.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "cases",
+        sqlite: include_str!("../migrations/sqlite/0002_cases.sql"),
+        postgres: include_str!("../migrations/postgres/0002_cases.sql"),
+    },
+];
 
 /// Splits a migration file into statements.
 ///

@@ -18,7 +18,7 @@ use jinlin_store::accounts::NewUser;
 use jinlin_store::audit::{AuditFilter, NewAudit};
 use jinlin_store::regions::Region;
 use jinlin_store::testing::{TestDb, on_every_backend, pg_base, unique_suffix};
-use jinlin_store::{Backend, Store, StoreError};
+use jinlin_store::{Backend, SCHEMA_VERSION, Store, StoreError};
 use sqlx::{AnyPool, Row};
 
 // ----- harness -----------------------------------------------------------------------------
@@ -155,14 +155,14 @@ fn codes(regions: &[Region]) -> Vec<&str> {
 #[tokio::test]
 async fn migrate_is_idempotent() {
     on_every_backend(|db| async move {
-        assert_eq!(db.store.schema_version().await.unwrap(), 1);
+        assert_eq!(db.store.schema_version().await.unwrap(), SCHEMA_VERSION);
         db.store.migrate().await.unwrap();
         db.store.migrate().await.unwrap();
         // A second process opening the same database finds nothing to do.
         let again = Store::connect(&db.url).await.unwrap();
         again.migrate().await.unwrap();
         again.close().await;
-        assert_eq!(db.store.schema_version().await.unwrap(), 1);
+        assert_eq!(db.store.schema_version().await.unwrap(), SCHEMA_VERSION);
         let raw = raw_pool(&db.url).await;
         let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations")
             .fetch_one(&raw)
@@ -170,7 +170,7 @@ async fn migrate_is_idempotent() {
             .unwrap()
             .get("n");
         raw.close().await;
-        assert_eq!(n, 1, "each migration is recorded once");
+        assert_eq!(n, SCHEMA_VERSION, "each migration is recorded once");
         db.store.ping().await.unwrap();
     })
     .await;
@@ -185,6 +185,15 @@ fn columns_in_sql(sql: &str) -> Columns {
     let mut table: Option<String> = None;
     for line in sql.lines() {
         let t = line.trim();
+        // ALTER TABLE t ADD COLUMN c TYPE …;
+        if let Some(rest) = t.strip_prefix("ALTER TABLE ")
+            && let Some((name, col)) = rest.split_once(" ADD COLUMN ")
+        {
+            let column = col.split_whitespace().next().unwrap_or_default();
+            let nullable = !col.contains("NOT NULL");
+            out.insert((name.trim().to_string(), column.to_string(), nullable));
+            continue;
+        }
         if let Some(rest) = t.strip_prefix("CREATE TABLE ") {
             let name = rest.split_whitespace().next().unwrap_or_default();
             table = Some(name.trim_end_matches('(').to_string());
@@ -275,16 +284,24 @@ fn assert_same(what: &str, left_name: &str, left: &Columns, right_name: &str, ri
 /// catalogues of both databases are compared as well.
 #[tokio::test]
 async fn schemas_of_both_databases_match() {
-    let sqlite_sql = include_str!("../migrations/sqlite/0001_foundation.sql");
-    let postgres_sql = include_str!("../migrations/postgres/0001_foundation.sql");
+    let sqlite_sql = [
+        include_str!("../migrations/sqlite/0001_foundation.sql"),
+        include_str!("../migrations/sqlite/0002_cases.sql"),
+    ]
+    .concat();
+    let postgres_sql = [
+        include_str!("../migrations/postgres/0001_foundation.sql"),
+        include_str!("../migrations/postgres/0002_cases.sql"),
+    ]
+    .concat();
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
     let live_sqlite = sqlite_columns(&db.url).await;
     db.remove().await.unwrap();
 
     let mut live_sqlite_tables_from_files = live_sqlite.clone();
     live_sqlite_tables_from_files.retain(|(t, _, _)| t != "schema_migrations");
-    let parsed_sqlite = columns_in_sql(sqlite_sql);
-    let parsed_postgres = columns_in_sql(postgres_sql);
+    let parsed_sqlite = columns_in_sql(&sqlite_sql);
+    let parsed_postgres = columns_in_sql(&postgres_sql);
     assert!(
         parsed_postgres.len() > 40,
         "the parser found too few columns: {parsed_postgres:#?}"
