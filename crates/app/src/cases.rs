@@ -1795,3 +1795,123 @@ mod tests {
         assert_eq!(mask_phone("123"), "***");
     }
 }
+
+/// Whom a desk may dispatch a case to, for the dispatch form.
+#[derive(Debug, Clone, Default)]
+pub struct DispatchOptions {
+    /// `(user id, name, note)`: the case's grid staff first, then the community's.
+    pub workers: Vec<(i64, String, String)>,
+    /// `(team id, name)`.
+    pub teams: Vec<(i64, String)>,
+    /// `(unit id, name)`; the routed unit first.
+    pub units: Vec<(i64, String)>,
+    pub community: Option<(i64, String)>,
+    pub street: Option<(i64, String)>,
+}
+
+impl App {
+    /// The dispatch and whistle choices for a case the actor dispatches.
+    pub async fn dispatch_options(
+        &self,
+        actor: &Actor,
+        case: &CaseRow,
+    ) -> Result<DispatchOptions, AppError> {
+        let mut out = DispatchOptions::default();
+        let Some(region) = self.store.region_by_id(case.region_id).await? else {
+            return Ok(out);
+        };
+        let mut chain = self.store.ancestors(&region).await?;
+        chain.push(region);
+        let community = chain
+            .iter()
+            .find(|r| r.level == RegionLevel::Community)
+            .cloned();
+        let street = chain.iter().find(|r| r.level == RegionLevel::Street).cloned();
+        if let Some(g) = case.grid_id {
+            for (id, name, kind) in self.store.grid_staff(g).await? {
+                if kind == "grid_worker" || kind == "grid_head" {
+                    let post = if kind == "grid_worker" {
+                        "本网格网格员"
+                    } else {
+                        "本网格网格长"
+                    };
+                    out.workers.push((id, name, post.into()));
+                }
+            }
+        }
+        if let Some(c) = &community {
+            let (users, _) = self.store.list_users(&c.path, None, 1, 500).await?;
+            for u in users {
+                let fits = u.active
+                    && matches!(
+                        u.role,
+                        Role::GridWorker | Role::GridHead | Role::BuildingHead
+                    )
+                    && (actor.sees_path(&u.region_path)
+                        || case.region_path.starts_with(&u.region_path));
+                if fits && !out.workers.iter().any(|w| w.0 == u.id) {
+                    out.workers
+                        .push((u.id, u.display_name, format!("{}·{}", u.role.zh(), u.region_name)));
+                }
+            }
+        }
+        let ids: Vec<i64> = chain.iter().map(|r| r.id).collect();
+        out.teams = self
+            .store
+            .teams_along(&ids)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
+        let mut units: Vec<(i64, String)> = self
+            .store
+            .units(&case.tenant)
+            .await?
+            .into_iter()
+            .filter(|u| u.active)
+            .map(|u| (u.id, u.name))
+            .collect();
+        if let Some(routed) = case.unit_id
+            && let Some(pos) = units.iter().position(|u| u.0 == routed)
+        {
+            let u = units.remove(pos);
+            units.insert(0, u);
+        }
+        out.units = units;
+        out.community = community.map(|c| (c.id, c.name));
+        out.street = street.map(|s| (s.id, s.name));
+        Ok(out)
+    }
+
+    /// Places a reporter may pick instead of a map pin: the buildings of a grid account, the
+    /// grids of a community or street account. `(code, label)`.
+    pub async fn location_choices(&self, actor: &Actor) -> Result<Vec<(String, String)>, AppError> {
+        let Some(home) = self.store.region_by_id(actor.region_id).await? else {
+            return Ok(Vec::new());
+        };
+        match home.level {
+            RegionLevel::Grid | RegionLevel::Compound | RegionLevel::Building => {
+                let grid = if home.level == RegionLevel::Building {
+                    match home.parent_id {
+                        Some(p) => self.store.region_by_id(p).await?.unwrap_or(home),
+                        None => home,
+                    }
+                } else {
+                    home
+                };
+                let mut out = vec![(grid.code.clone(), format!("{}（整个网格）", grid.name))];
+                for b in self.store.children(grid.id, "/").await? {
+                    out.push((b.code, b.name));
+                }
+                Ok(out)
+            }
+            _ => Ok(self
+                .store
+                .grid_boundaries(&home.path)
+                .await?
+                .into_iter()
+                .map(|(code, name, _)| (code, name))
+                .collect()),
+        }
+    }
+}

@@ -355,6 +355,31 @@ async fn serve(config: Config, store: Store) -> anyhow::Result<()> {
             }
         }
     });
+    // The deadline sweeper: escalates overdue cases and closes unrated ones. It starts at once,
+    // so a restart catches up on whatever came due while the server was down.
+    let cases = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            loop {
+                match cases.sweep_cases().await {
+                    // A full batch: more may be due; go on without waiting.
+                    Ok(n) if n >= 200 => continue,
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::info!(cases = n, "deadline sweep");
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "deadline sweep failed");
+                        break;
+                    }
+                }
+            }
+        }
+    });
     let router = jinlin_web::router(
         app,
         jinlin_web::WebConfig {

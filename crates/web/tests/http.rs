@@ -792,3 +792,472 @@ async fn pages_carry_security_headers_and_speak_english_on_request() {
     })
     .await;
 }
+
+// ----- the case loop ----------------------------------------------------------------------------
+
+/// A multipart form with text fields and `(field, file name, bytes)` files.
+fn multipart_form(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----jinlinCaseBoundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (k, name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Browser {
+    async fn post_multipart(
+        &mut self,
+        path: &str,
+        csrf_from: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Reply {
+        let csrf = self.csrf(csrf_from).await;
+        let mut all = vec![("_csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        let (ct, body) = multipart_form(&all, files);
+        let req = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+}
+
+/// The value of the first `name="…" value="…"` hidden field on a page.
+fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field"));
+    let rest = &body[start + marker.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// The buttons (`data-action="…"`) a case page offers.
+fn offered(body: &str) -> Vec<String> {
+    body.split("data-action=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_owned())
+        .collect()
+}
+
+fn case_id_from(location: &str) -> i64 {
+    location
+        .trim_start_matches("/cases/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a case location: {location}"))
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01";
+const FIRST_GRID: &str = "350503001001001";
+
+async fn act(b: &mut Browser, id: i64, action: &str, extra: &[(&str, &str)]) -> Reply {
+    let page = b.get(&format!("/cases/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let version = hidden(&page.body, "version");
+    let mut fields = vec![("action", action), ("version", version.as_str())];
+    fields.extend_from_slice(extra);
+    b.post_multipart(&format!("/cases/{id}/act"), &format!("/cases/{id}"), &fields, &[])
+        .await
+}
+
+#[tokio::test]
+async fn a_resident_report_goes_round_the_loop_in_the_browser() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let category = h.app.category_by_code("environment.corridor").or_else(|| {
+            h.app
+                .categories()
+                .iter()
+                .find(|c| c.parent_id.is_some() && c.kind == "appeal")
+                .cloned()
+        });
+        let category = category.unwrap().id.to_string();
+        let mut resident = Browser::signed_in(&h, "resident").await;
+        let form = resident.get("/cases/new").await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(form.body.contains("我要反映") && form.body.contains("<optgroup"));
+
+        // Bad input comes back on the form, naming the field, keeping what was typed.
+        let no_place = resident
+            .post_multipart(
+                "/cases",
+                "/cases/new",
+                &[("category", &category), ("description", "楼道堆满纸箱")],
+                &[],
+            )
+            .await;
+        assert_eq!(no_place.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(no_place.body.contains("位置："), "{}", no_place.body);
+        assert!(no_place.body.contains("楼道堆满纸箱"), "description kept");
+        let gif = resident
+            .post_multipart(
+                "/cases",
+                "/cases/new",
+                &[
+                    ("category", &category),
+                    ("description", "楼道堆满纸箱"),
+                    ("region_code", FIRST_GRID),
+                ],
+                &[("photos", "a.gif", b"GIF89a...")],
+            )
+            .await;
+        assert_eq!(gif.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(gif.body.contains("只接受 JPEG、PNG 或 WebP"), "{}", gif.body);
+        let long = "很".repeat(4001);
+        let too_long = resident
+            .post_multipart(
+                "/cases",
+                "/cases/new",
+                &[
+                    ("category", &category),
+                    ("description", &long),
+                    ("region_code", FIRST_GRID),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(too_long.body.contains("不能超过 4000 个字"), "{}", too_long.body);
+
+        let filed = resident
+            .post_multipart(
+                "/cases",
+                "/cases/new",
+                &[
+                    ("category", &category),
+                    ("description", "3号楼2单元楼道堆满纸箱，堵住了消防通道"),
+                    ("region_code", FIRST_GRID),
+                    ("address", "3号楼2单元"),
+                ],
+                &[("photos", "corridor.png", PNG)],
+            )
+            .await;
+        assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.body);
+        let id = case_id_from(&filed.location());
+        let page = resident.get(&filed.location()).await;
+        assert!(page.body.contains("已收到您反映的问题"));
+        assert!(page.body.contains("/cases/photos/"), "the photo is shown");
+        let mine = resident.get("/cases?view=mine").await;
+        assert!(mine.body.contains(&format!("#{id}")), "listed under 我的诉求");
+
+        // The community desk accepts and dispatches to the grid worker; a stale form conflicts.
+        let mut desk = Browser::signed_in(&h, "community").await;
+        let tasks = desk.get("/cases").await;
+        assert!(tasks.body.contains(&format!("#{id}")), "in the desk's tasks");
+        let page = desk.get(&format!("/cases/{id}")).await;
+        assert!(offered(&page.body).contains(&"accept".to_owned()));
+        let stale_version = hidden(&page.body, "version");
+        assert_eq!(act(&mut desk, id, "accept", &[]).await.status, StatusCode::SEE_OTHER);
+        let stale = desk
+            .post_multipart(
+                &format!("/cases/{id}/act"),
+                &format!("/cases/{id}"),
+                &[("action", "reject"), ("version", &stale_version), ("reason", "重复")],
+                &[],
+            )
+            .await;
+        assert_eq!(stale.status, StatusCode::CONFLICT);
+        assert!(stale.body.contains("刚被他人处理"), "{}", stale.body);
+        let worker = h.db.store.user_by_username("grid").await.unwrap().unwrap();
+        let to = format!("grid_worker:{}", worker.id);
+        let no_target = act(&mut desk, id, "dispatch", &[]).await;
+        assert_eq!(no_target.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(no_target.body.contains("派单对象"), "{}", no_target.body);
+        assert_eq!(
+            act(&mut desk, id, "dispatch", &[("to", &to)]).await.status,
+            StatusCode::SEE_OTHER
+        );
+
+        // The resident cannot act for the handler.
+        let refused = act(&mut resident, id, "take", &[]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+        let mut grid = Browser::signed_in(&h, "grid").await;
+        let inbox = grid.get("/inbox").await;
+        assert!(inbox.body.contains(&format!("新派单：案件 #{id}")), "dispatch notice in the inbox");
+        assert_eq!(act(&mut grid, id, "take", &[]).await.status, StatusCode::SEE_OTHER);
+        let empty_result = act(&mut grid, id, "resolve", &[]).await;
+        assert_eq!(empty_result.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(empty_result.body.contains("办理结果：不能为空"));
+        assert_eq!(
+            act(&mut grid, id, "resolve", &[("result", "已联系物业清理，通道畅通")])
+                .await
+                .status,
+            StatusCode::SEE_OTHER
+        );
+        assert_eq!(act(&mut grid, id, "verify_pass", &[]).await.status, StatusCode::SEE_OTHER);
+
+        let page = resident.get(&format!("/cases/{id}")).await;
+        let buttons = offered(&page.body);
+        assert!(buttons.contains(&"rate".to_owned()), "{buttons:?}");
+        assert!(!buttons.contains(&"take".to_owned()), "{buttons:?}");
+        assert_eq!(
+            act(&mut resident, id, "rate", &[("rating", "satisfied")])
+                .await
+                .status,
+            StatusCode::SEE_OTHER
+        );
+        let done = resident.get(&format!("/cases/{id}")).await;
+        assert!(done.body.contains("已销号") && done.body.contains("满意"));
+        for step in ["受理", "派单", "签收", "办结反馈", "核查通过", "评价"] {
+            assert!(done.body.contains(step), "timeline lacks {step}");
+        }
+        let stored = h.db.store.case_events(id).await.unwrap();
+        assert_eq!(stored.len(), 7, "one timeline row per step: {stored:#?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn hotline_entry_needs_the_callers_phone_and_staff_see_it_masked() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let category = h
+            .app
+            .categories()
+            .iter()
+            .find(|c| c.parent_id.is_some())
+            .unwrap()
+            .id
+            .to_string();
+        let mut desk = Browser::signed_in(&h, "community").await;
+        let form = desk.get("/cases/new").await;
+        assert!(form.body.contains("热线代录"));
+        let fields = [
+            ("category", category.as_str()),
+            ("description", "来电反映：小区路灯不亮"),
+            ("region_code", FIRST_GRID),
+            ("reporter_name", "王阿姨"),
+        ];
+        let no_phone = desk.post_multipart("/cases", "/cases/new", &fields, &[]).await;
+        assert_eq!(no_phone.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(no_phone.body.contains("联系电话"), "{}", no_phone.body);
+        let mut with_bad = fields.to_vec();
+        with_bad.push(("reporter_phone", "1381234"));
+        let bad = desk.post_multipart("/cases", "/cases/new", &with_bad, &[]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let mut ok = fields.to_vec();
+        ok.push(("reporter_phone", "13812345678"));
+        let filed = desk.post_multipart("/cases", "/cases/new", &ok, &[]).await;
+        assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.body);
+        let page = desk.get(&filed.location()).await;
+        assert!(page.body.contains("138****5678"), "masked for staff");
+        assert!(!page.body.contains("13812345678"), "never in clear for staff");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn photos_and_cases_stay_inside_the_jurisdiction() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let category = h
+            .app
+            .categories()
+            .iter()
+            .find(|c| c.parent_id.is_some())
+            .unwrap()
+            .id
+            .to_string();
+        let mut resident = Browser::signed_in(&h, "resident").await;
+        let filed = resident
+            .post_multipart(
+                "/cases",
+                "/cases/new",
+                &[
+                    ("category", &category),
+                    ("description", "井盖松动"),
+                    ("region_code", FIRST_GRID),
+                ],
+                &[("photos", "p.png", PNG)],
+            )
+            .await;
+        let id = case_id_from(&filed.location());
+        let photo = h.db.store.case_photos(id).await.unwrap()[0].id;
+        let own = resident.get(&format!("/cases/photos/{photo}")).await;
+        assert_eq!(own.status, StatusCode::OK);
+        assert_eq!(own.headers[header::CONTENT_TYPE], "image/png");
+
+        // Staff of another street see neither the case nor its photo; the refusal is audited.
+        h.app
+            .create_user(
+                &Actor::console(),
+                jinlin_app::accounts::UserInput {
+                    display_name: "外街道社工".into(),
+                    username: "outsider".into(),
+                    role: jinlin_domain::accounts::Role::StreetAdmin,
+                    region_code: OTHER_STREET.into(),
+                    work_phone: None,
+                    password: Some(PASSWORD.into()),
+                },
+            )
+            .await
+            .unwrap();
+        let mut outsider = Browser::signed_in(&h, "outsider").await;
+        assert_eq!(
+            outsider.get(&format!("/cases/{id}")).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            outsider.get(&format!("/cases/photos/{photo}")).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let list = outsider.get("/cases?view=all").await;
+        assert!(!list.body.contains(&format!("#{id}<")), "not listed outside");
+        assert!(
+            h.audit("access")
+                .await
+                .iter()
+                .any(|a| a.target == format!("case:{id}") && a.outcome == "denied"),
+            "refusal audited"
+        );
+        // The system administrator reads no cases at all (personal data).
+        let mut admin = Browser::signed_in(&h, "admin").await;
+        assert_eq!(admin.get("/cases").await.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_api_files_lists_and_moves_cases_with_json_errors() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let grid = h.db.store.region_by_code(FIRST_GRID).await.unwrap().unwrap();
+        let (lng, lat) = grid.centroid.unwrap();
+        let token = h.token_for("grid").await;
+        let post = |path: String, body: String| {
+            let token = token.clone();
+            let router = h.router.clone();
+            async move {
+                let req = Request::post(path)
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body))
+                    .unwrap();
+                Browser {
+                    router,
+                    cookies: HashMap::new(),
+                }
+                .send(req)
+                .await
+            }
+        };
+        let category = h
+            .app
+            .categories()
+            .iter()
+            .find(|c| c.parent_id.is_some() && c.kind == "event")
+            .unwrap()
+            .code
+            .clone();
+        let created = post(
+            "/api/v1/cases".into(),
+            serde_json::json!({
+                "category": category, "description": "巡查发现：人行道井盖缺失",
+                "lat": lat, "lng": lng
+            })
+            .to_string(),
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let case = created.json();
+        assert_eq!(case["stage"], "reported");
+        assert_eq!(case["grid_name"], grid.name.as_str());
+        let id = case["id"].as_i64().unwrap();
+
+        let unknown = post(
+            "/api/v1/cases".into(),
+            serde_json::json!({"category": "nope", "description": "x", "lat": lat, "lng": lng})
+                .to_string(),
+        )
+        .await;
+        assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(unknown.json()["error"]["field"], "category");
+        let outside = post(
+            "/api/v1/cases".into(),
+            serde_json::json!({"category": category, "description": "x", "lat": 39.9, "lng": 116.4})
+                .to_string(),
+        )
+        .await;
+        assert_eq!(outside.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", outside.body);
+        assert_eq!(outside.json()["error"]["field"], "location");
+        let broken = post("/api/v1/cases".into(), "{\"description\":".into()).await;
+        assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(broken.json()["error"]["code"], "invalid");
+
+        let mine = api_get(&h, "/api/v1/cases?view=mine", Some(&token)).await;
+        assert_eq!(mine.status, StatusCode::OK);
+        assert!(
+            mine.json()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["id"] == id)
+        );
+        let bad_view = api_get(&h, "/api/v1/cases?view=everything", Some(&token)).await;
+        assert_eq!(bad_view.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // A grid worker may not accept; the desk may, once.
+        let refused = post(
+            format!("/api/v1/cases/{id}/actions"),
+            serde_json::json!({"action": {"action": "accept"}}).to_string(),
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        let desk = h.token_for("community").await;
+        let accept = |version: i64| {
+            let router = h.router.clone();
+            let desk = desk.clone();
+            async move {
+                let req = Request::post(format!("/api/v1/cases/{id}/actions"))
+                    .header(header::AUTHORIZATION, format!("Bearer {desk}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(
+                        serde_json::json!({"action": {"action": "accept"}, "version": version})
+                            .to_string(),
+                    ))
+                    .unwrap();
+                Browser {
+                    router,
+                    cookies: HashMap::new(),
+                }
+                .send(req)
+                .await
+            }
+        };
+        let first = accept(case["version"].as_i64().unwrap()).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert_eq!(first.json()["stage"], "accepted");
+        assert!(first.json()["actions"].as_array().unwrap().iter().any(|a| a == "dispatch"));
+        let again = accept(case["version"].as_i64().unwrap()).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+
+        let doc = api_get(&h, "/api/v1/openapi.json", None).await.json();
+        for p in ["/api/v1/cases", "/api/v1/cases/{id}", "/api/v1/cases/{id}/actions"] {
+            assert!(doc["paths"][p].is_object(), "{p} missing from the OpenAPI document");
+        }
+    })
+    .await;
+}

@@ -1,6 +1,7 @@
 //! `/api/v1`: JSON for machine clients (bearer tokens) and the pages' own scripts (session).
 //! The OpenAPI 3.1 document is generated from these handlers.
 
+mod cases;
 mod regions;
 
 use axum::Json;
@@ -8,13 +9,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Serialize;
 use utoipa::OpenApi;
 
 use crate::AppState;
 use crate::auth::ApiCaller;
-use crate::error::{ErrorBody, ErrorDetail};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,8 +24,8 @@ use crate::error::{ErrorBody, ErrorDetail};
         description = "近邻党建 · 网格化基层治理平台的接口。机器客户端使用 `Authorization: Bearer <令牌>`（`jinlin token create --user NAME` 生成）；所有数据按令牌所属账号的管辖范围过滤。",
         version = "1"
     ),
-    paths(me, regions::list, regions::get_one, regions::locate),
-    components(schemas(ErrorBody, ErrorDetail, Me, regions::RegionDto, regions::StaffDto, regions::LocateDto, regions::Point)),
+    paths(me, regions::list, regions::get_one, regions::locate, cases::create, cases::list, cases::get_one, cases::act),
+    components(schemas(ErrorBody, ErrorDetail, Me, regions::RegionDto, regions::StaffDto, regions::LocateDto, regions::Point, cases::NewCaseDto, cases::CaseDto, cases::EventDto, cases::CaseListDto, cases::CaseLineDto, cases::ActionDto)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -53,6 +54,9 @@ pub fn routes() -> Router<AppState> {
         .route("/regions", get(regions::list))
         .route("/regions/{code}", get(regions::get_one))
         .route("/grids/locate", get(regions::locate))
+        .route("/cases", get(cases::list).post(cases::create))
+        .route("/cases/{id}", get(cases::get_one))
+        .route("/cases/{id}/actions", post(cases::act))
         .fallback(not_found)
 }
 
@@ -109,4 +113,26 @@ pub async fn me(ApiCaller(actor): ApiCaller) -> Json<Me> {
         region_code: actor.region_code,
         region_name: actor.region_name,
     })
+}
+
+/// A JSON body whose rejection is answered in the API's own error format (the field and the
+/// rule, in Chinese), not axum's plain text.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(e) => Err(ApiError(jinlin_app::AppError::invalid(
+                "body",
+                format!("请求体不是有效的 JSON 或缺少必填字段：{}", e.body_text()),
+            ))),
+        }
+    }
 }

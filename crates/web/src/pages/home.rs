@@ -177,6 +177,14 @@ struct CountCard {
     value: i64,
 }
 
+/// A count of the signed-in person's own work, linking to the list behind it.
+struct WorkCard {
+    label: &'static str,
+    value: i64,
+    href: &'static str,
+    alert: bool,
+}
+
 struct PostLine {
     post: &'static str,
     region_name: String,
@@ -188,7 +196,72 @@ struct PostLine {
 struct HomePage {
     c: Chrome,
     counts: Vec<CountCard>,
+    work: Vec<WorkCard>,
     posts: Vec<PostLine>,
+}
+
+/// 待办 / 超期 / 督办 / 未读 for the dashboard; nothing for roles without cases.
+async fn work_cards(
+    app: &jinlin_app::App,
+    actor: &jinlin_app::Actor,
+    t: Tr,
+) -> Result<Vec<WorkCard>, AppError> {
+    use jinlin_app::cases::{ListKind, ListQuery};
+    use jinlin_domain::accounts::Role;
+    if actor.role == Role::Sysadmin {
+        return Ok(Vec::new());
+    }
+    let count = |kind: ListKind, q: ListQuery| async move {
+        let q = ListQuery {
+            page_size: 1,
+            ..q
+        };
+        app.list_cases(actor, kind, &q).await.map(|p| p.total)
+    };
+    let mut cards = Vec::new();
+    if actor.role.is_staff() {
+        let open = ListQuery {
+            open_only: true,
+            ..ListQuery::default()
+        };
+        let overdue = ListQuery {
+            open_only: true,
+            overdue_only: true,
+            ..ListQuery::default()
+        };
+        let tasks = count(ListKind::Tasks, open.clone()).await?;
+        let late = count(ListKind::Tasks, overdue).await?;
+        cards.push(WorkCard {
+            label: t.s("home.tasks"),
+            value: tasks,
+            href: "/cases?view=tasks&open=1",
+            alert: false,
+        });
+        cards.push(WorkCard {
+            label: t.s("home.overdue"),
+            value: late,
+            href: "/cases?view=tasks&open=1&overdue=1",
+            alert: late > 0,
+        });
+    } else {
+        let mine = ListQuery {
+            open_only: true,
+            ..ListQuery::default()
+        };
+        cards.push(WorkCard {
+            label: t.s("home.my_open"),
+            value: count(ListKind::Mine, mine).await?,
+            href: "/cases?view=mine&open=1",
+            alert: false,
+        });
+    }
+    cards.push(WorkCard {
+        label: t.s("home.unread"),
+        value: app.unread_count(actor).await?,
+        href: "/inbox",
+        alert: false,
+    });
+    Ok(cards)
 }
 
 pub async fn dashboard(
@@ -221,9 +294,11 @@ pub async fn dashboard(
             region_code: code,
         })
         .collect();
+    let work = work_cards(app, actor, t).await.map_err(err)?;
     let page = HomePage {
         c: Chrome::new(&session, t, "home", "/"),
         counts,
+        work,
         posts,
     };
     Ok(render(&page, t.lang)?.into_response())

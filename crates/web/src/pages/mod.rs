@@ -2,6 +2,7 @@
 //! never see store rows with more than they should show.
 
 mod admin;
+mod cases;
 mod home;
 mod regions;
 mod staff;
@@ -34,6 +35,14 @@ pub fn routes() -> Router<AppState> {
             "/regions/{code}/posts/{id}/remove",
             post(regions::remove_post),
         )
+        .route("/cases", get(cases::list).post(cases::create))
+        .route("/cases/new", get(cases::new_form))
+        .route("/cases/{id}", get(cases::detail))
+        .route("/cases/{id}/act", post(cases::act))
+        .route("/cases/{id}/report-in", post(cases::report_in))
+        .route("/cases/photos/{id}", get(cases::photo))
+        .route("/inbox", get(cases::inbox))
+        .route("/inbox/read", post(cases::mark_read))
         .route("/staff", get(staff::list).post(staff::create))
         .route("/staff/new", get(staff::new_form))
         .route("/staff/{id}", get(staff::detail))
@@ -61,6 +70,10 @@ pub struct Chrome {
     pub can_staff: bool,
     pub can_import: bool,
     pub can_audit: bool,
+    /// Works on cases (everyone but the system administrator).
+    pub can_cases: bool,
+    /// The "new case" entry: its label, when the role reports.
+    pub report_label: Option<&'static str>,
     /// Current path, so the language switch can come back here.
     pub here: String,
 }
@@ -80,6 +93,8 @@ impl Chrome {
             can_staff: a.role.is_staff(),
             can_import: a.role.manages_regions(),
             can_audit: a.role == Role::Sysadmin,
+            can_cases: a.role != Role::Sysadmin,
+            report_label: cases::report_label(a.role).map(|k| t.s(k)),
             here: crate::auth::percent_encode(here),
         }
     }
