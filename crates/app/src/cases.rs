@@ -319,7 +319,7 @@ impl App {
             };
         };
         let now = self.now();
-        if !responded && stage == Stage::Reported {
+        if !responded {
             deadlines::warning(&cal, cat.response, created_at, response_due, now, urgency)
         } else {
             deadlines::warning(
