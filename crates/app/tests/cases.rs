@@ -1239,3 +1239,210 @@ async fn rework_extension_and_suspension() {
     })
     .await;
 }
+
+// ----- whistle and report-in -----------------------------------------------------------------
+
+#[tokio::test]
+async fn a_whistle_calls_the_department_in_and_it_reports_in() {
+    on_every_backend(|db| async move {
+        let w = World::new(db).await;
+        let id = w.file(APPEAL, "整条街的路灯线路老化").await;
+        w.ok(&w.desk, id, Action::Accept).await;
+        let whistled = w
+            .app
+            .act(
+                &w.desk,
+                id,
+                Action::Whistle,
+                ActionExtras {
+                    whistle_units: vec![w.unit_id],
+                    ..ActionExtras::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            whistled.stage(),
+            Stage::Accepted,
+            "a whistle keeps the stage"
+        );
+        assert_eq!(w.count(id, "whistle").await, 1);
+
+        // Both members of the unit hear of it and find it among their tasks.
+        for h in [&w.handler, &w.handler2] {
+            assert!(
+                w.inbox_kinds(h, id).await.contains("whistle"),
+                "{} was not told of the whistle",
+                h.username
+            );
+            let tasks = w
+                .app
+                .list_cases(h, ListKind::Tasks, &ListQuery::default())
+                .await
+                .unwrap();
+            assert!(
+                tasks.items.iter().any(|i| i.case.id == id),
+                "{} does not find the case among the tasks",
+                h.username
+            );
+        }
+        let detail = w.app.case_detail(&w.handler, id).await.unwrap();
+        assert!(detail.can_report_in);
+        assert_eq!(detail.whistles.len(), 1);
+        assert_eq!(detail.whistles[0].reported_in_at, None);
+
+        // Someone without a unit cannot report in.
+        let e = w.app.report_in(&w.resident, id).await.unwrap_err();
+        assert!(matches!(e, AppError::Forbidden(_)), "{e:?}");
+
+        w.advance(20 * MINUTE);
+        w.app.report_in(&w.handler, id).await.unwrap();
+        let row = w.events(id).await.pop().unwrap();
+        assert_eq!(row.action, "report_in");
+        assert_eq!(row.actor_id, w.handler.user_id);
+        assert_eq!(row.to_stage, "accepted");
+        let detail = w.app.case_detail(&w.handler2, id).await.unwrap();
+        assert_eq!(detail.whistles[0].reported_in_at, Some(w.now()));
+        assert!(!detail.can_report_in, "the unit has reported in");
+
+        // Reporting in twice is refused and writes nothing.
+        let rows = w.events(id).await.len();
+        let e = w.app.report_in(&w.handler2, id).await.unwrap_err();
+        assert!(matches!(e, AppError::Invalid { .. }), "{e:?}");
+        assert_chinese(&e.to_string());
+        assert_eq!(w.events(id).await.len(), rows);
+        assert_eq!(w.count(id, "report_in").await, 1);
+        // The case is no longer waiting for the unit.
+        let tasks = w
+            .app
+            .list_cases(&w.handler2, ListKind::Tasks, &ListQuery::default())
+            .await
+            .unwrap();
+        assert!(tasks.items.iter().all(|i| i.case.id != id));
+        w.finish().await;
+    })
+    .await;
+}
+
+// ----- worklists and colours -----------------------------------------------------------------
+
+#[tokio::test]
+async fn worklists_show_each_person_what_waits_for_them() {
+    on_every_backend(|db| async move {
+        let w = World::new(db).await;
+        let tasks = |who: &Actor| {
+            let app = w.app.clone();
+            let who = who.clone();
+            async move {
+                app.list_cases(&who, ListKind::Tasks, &ListQuery::default())
+                    .await
+                    .unwrap()
+                    .items
+                    .into_iter()
+                    .map(|i| i.case.id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        let id = w.file(APPEAL, "路灯不亮").await;
+        assert_eq!(tasks(&w.desk).await, vec![id], "waits for acceptance");
+        assert!(tasks(&w.worker).await.is_empty());
+        w.ok(&w.desk, id, Action::Accept).await;
+        w.ok(&w.desk, id, dispatch_to(&w.worker)).await;
+        assert_eq!(tasks(&w.worker).await, vec![id]);
+        w.ok(&w.worker, id, Action::Take).await;
+        // Not ours: back to the desk, nobody handles it any more.
+        let returned = w
+            .ok(
+                &w.worker,
+                id,
+                Action::Return {
+                    reason: "属于供电公司线路".into(),
+                },
+            )
+            .await;
+        assert_eq!(returned.stage(), Stage::Accepted);
+        assert_eq!(returned.handler_id, None);
+        assert!(tasks(&w.worker).await.is_empty());
+        assert_eq!(tasks(&w.desk).await, vec![id]);
+        assert!(w.inbox_kinds(&w.desk, id).await.contains("return"));
+        let e = w.act(&w.worker, id, resolve()).await.unwrap_err();
+        assert!(matches!(e, AppError::Forbidden(_)), "{e:?}");
+        // Residents have no "all cases" list.
+        let e = w
+            .app
+            .list_cases(&w.resident, ListKind::All, &ListQuery::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AppError::Forbidden(_)), "{e:?}");
+        w.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unanswered_help_request_shows_red_once_its_response_time_is_up() {
+    use jinlin_domain::deadlines::Warning;
+    on_every_backend(|db| async move {
+        let w = World::new(db).await;
+        let id = w.file(HELP, "独居老人电话打不通").await;
+        let due = w.case(id).await.response_due;
+        w.set_time(due + MINUTE);
+        let detail = w.app.case_detail(&w.worker, id).await.unwrap();
+        assert_eq!(detail.warning, Warning::Red, "nobody answered in time");
+        let list = w
+            .app
+            .list_cases(&w.worker, ListKind::Tasks, &ListQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(list.items.len(), 1);
+        assert_eq!(list.items[0].warning, Warning::Red);
+        // Once taken, it is measured against the resolution limit again.
+        w.ok(&w.worker, id, Action::Take).await;
+        let detail = w.app.case_detail(&w.worker, id).await.unwrap();
+        assert_ne!(detail.warning, Warning::Red);
+        w.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_sweeper_does_not_close_while_a_reopen_is_still_allowed() {
+    on_every_backend(|db| async move {
+        let w = World::new(db).await;
+        let id = w.file(APPEAL, "路灯亮度不够").await;
+        w.to_resolved(id).await;
+        w.ok(&w.worker, id, Action::VerifyPass).await;
+        let verified_at = w.now();
+        // Rated on the last day of the rating window; the sweeper runs after the window.
+        w.set_time(verified_at + 6 * DAY);
+        w.ok(&w.resident, id, rate(Satisfaction::Unsatisfied)).await;
+        w.set_time(verified_at + 8 * DAY);
+        w.app.sweep_cases().await.unwrap();
+        assert_eq!(w.case(id).await.stage(), Stage::Verified);
+        w.set_time(verified_at + 12 * DAY);
+        w.app.sweep_cases().await.unwrap();
+        let reopened = w
+            .ok(
+                &w.resident,
+                id,
+                Action::Reopen {
+                    reason: "亮度还是不够".into(),
+                },
+            )
+            .await;
+        assert_eq!(reopened.stage(), Stage::InProgress);
+
+        // Left unsatisfied and not reopened, it is closed once the reopen window ends.
+        let other = w.file(APPEAL, "另一处路灯").await;
+        w.to_resolved(other).await;
+        w.ok(&w.worker, other, Action::VerifyPass).await;
+        w.ok(&w.resident, other, rate(Satisfaction::Unsatisfied))
+            .await;
+        w.advance(7 * DAY + MINUTE);
+        w.app.sweep_cases().await.unwrap();
+        assert_eq!(w.case(other).await.stage(), Stage::Closed);
+        assert_eq!(w.count(other, "close").await, 1);
+        w.finish().await;
+    })
+    .await;
+}
