@@ -1415,6 +1415,7 @@ impl App {
                 | Action::Resolve { .. }
                 | Action::VerifyPass
                 | Action::Close
+                | Action::Merge { .. }
         ) && let Some(r) = row.reporter_id
         {
             users.push(r);
