@@ -1446,3 +1446,86 @@ async fn the_sweeper_does_not_close_while_a_reopen_is_still_allowed() {
     })
     .await;
 }
+
+// ----- side paths: merge, urge, supervise ----------------------------------------------------
+
+#[tokio::test]
+async fn duplicates_are_merged_and_leaders_supervise() {
+    on_every_backend(|db| async move {
+        let w = World::new(db).await;
+        let original = w.file(APPEAL, "3号路灯不亮").await;
+        let duplicate = w.file(APPEAL, "3号路灯还是不亮").await;
+        w.ok(&w.desk, original, Action::Accept).await;
+
+        let e = w
+            .act(&w.desk, duplicate, Action::Merge { into: duplicate })
+            .await
+            .unwrap_err();
+        assert_eq!(field_of(&e), "into", "{e}");
+        let merged = w
+            .ok(&w.desk, duplicate, Action::Merge { into: original })
+            .await;
+        assert_eq!(merged.stage(), Stage::Merged);
+        let stored = w.case(duplicate).await;
+        assert_eq!(stored.merged_into, Some(original));
+        assert!(stored.closed_at.is_some());
+        assert!(
+            w.inbox_kinds(&w.resident, duplicate)
+                .await
+                .contains("merge"),
+            "the reporter is told the case was merged"
+        );
+        // Nothing merges into a case that has ended.
+        let third = w.file(APPEAL, "3号路灯又不亮").await;
+        let e = w
+            .act(&w.desk, third, Action::Merge { into: duplicate })
+            .await
+            .unwrap_err();
+        assert_eq!(field_of(&e), "into", "{e}");
+
+        // The resident urges, the leader supervises with a deadline of its own.
+        w.ok(&w.desk, original, dispatch_to(&w.worker)).await;
+        w.ok(&w.worker, original, Action::Take).await;
+        w.ok(&w.resident, original, Action::Urge).await;
+        assert_eq!(w.case(original).await.state.urge_count, 1);
+        assert!(w.inbox_kinds(&w.worker, original).await.contains("urge"));
+        let deadline = w.now() + 60 * MINUTE;
+        let e = w
+            .act(&w.desk, original, Action::Supervise { deadline })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AppError::Forbidden(_)), "{e:?}");
+        w.ok(&w.leader, original, Action::Supervise { deadline })
+            .await;
+        assert_eq!(
+            w.case(original).await.state.supervised_until,
+            Some(deadline)
+        );
+        assert!(
+            w.inbox_kinds(&w.worker, original)
+                .await
+                .contains("supervise")
+        );
+        let supervised = w
+            .app
+            .list_cases(
+                &w.leader,
+                ListKind::All,
+                &ListQuery {
+                    supervised_only: true,
+                    ..ListQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(supervised.total, 1);
+        // Missing the leader's deadline escalates, long before the resolution deadline.
+        assert!(w.case(original).await.resolution_due > deadline + MINUTE);
+        w.set_time(deadline + MINUTE);
+        w.app.sweep_cases().await.unwrap();
+        assert_eq!(w.count(original, "escalate").await, 1);
+        assert!(w.case(original).await.overdue);
+        w.finish().await;
+    })
+    .await;
+}
