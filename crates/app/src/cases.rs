@@ -319,7 +319,7 @@ impl App {
             };
         };
         let now = self.now();
-        if !responded && stage == Stage::Reported {
+        if !responded {
             deadlines::warning(&cal, cat.response, created_at, response_due, now, urgency)
         } else {
             deadlines::warning(
@@ -1242,7 +1242,9 @@ impl App {
             text.push_str(n);
         }
         let stored = self.store_photos(&photos).await?;
-        let notifications = self.notifications_for(&row, action, actor).await?;
+        let notifications = self
+            .notifications_for(&row, action, actor, whistle_units)
+            .await?;
         let cat_code = self
             .category(row.category_id)
             .map(|c| c.code)
@@ -1344,6 +1346,7 @@ impl App {
         row: &CaseRow,
         action: &Action,
         actor: Option<&Actor>,
+        whistle_units: &[i64],
     ) -> Result<Vec<NewNotification>, AppError> {
         let mut users: Vec<i64> = Vec::new();
         let title;
@@ -1396,6 +1399,9 @@ impl App {
             }
             Action::Whistle => {
                 title = format!("吹哨报到：案件 #{}", row.id);
+                for &u in whistle_units {
+                    users.extend(self.store.unit_members(u).await?);
+                }
             }
             _ => {
                 title = format!("您的诉求 #{} {}", row.id, row.state.stage.zh());
@@ -1409,6 +1415,7 @@ impl App {
                 | Action::Resolve { .. }
                 | Action::VerifyPass
                 | Action::Close
+                | Action::Merge { .. }
         ) && let Some(r) = row.reporter_id
         {
             users.push(r);

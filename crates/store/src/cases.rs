@@ -434,6 +434,7 @@ pub struct Tasks {
     pub user_id: i64,
     /// Grids the person works in: resolved cases there await their verification.
     pub grid_ids: Vec<i64>,
+    /// The person's unit: cases dispatched to it, and whistles it has not reported in on.
     pub unit_id: Option<i64>,
     pub team_ids: Vec<i64>,
     /// The desk's queue: cases to accept or dispatch, approvals, escalated and overdue cases.
@@ -1761,6 +1762,10 @@ fn case_where(sql: &mut Sql, f: &CaseFilter) -> Result<(), StoreError> {
             sql.push(" OR (c.assignee_kind = 'department' AND c.assignee_id = ")
                 .bind(unit)
                 .push(")");
+            // Called in by a whistle and not reported in yet.
+            sql.push(" OR c.id IN (SELECT w.case_id FROM case_whistles w WHERE w.unit_id = ")
+                .bind(unit)
+                .push(" AND w.reported_in_at IS NULL)");
         }
         if !t.team_ids.is_empty() {
             sql.push(" OR (c.assignee_kind = 'team' AND c.assignee_id IN (")
