@@ -1237,6 +1237,15 @@ impl App {
         }
         row.next_check_at = next_check(&row, &policy, now);
         let mut text = t.note.clone();
+        // The domain names the assignee by id; the timeline should say who it is.
+        if let Action::Dispatch { to } = action {
+            let verb = if t.from == Stage::Dispatched {
+                "改派"
+            } else {
+                "派单"
+            };
+            text = format!("{verb}至{}", self.assignee_label(*to).await?);
+        }
         if let Some(n) = &note {
             text.push_str("。备注：");
             text.push_str(n);
@@ -1433,6 +1442,24 @@ impl App {
                 body: short(&row.description, 60),
             })
             .collect())
+    }
+
+    /// "网格员庄晓婷", "服务队亲老帮帮团", "部门丰泽区城市管理局", "社区东霞社区" …
+    async fn assignee_label(&self, to: Assignee) -> Result<String, AppError> {
+        let name = match to {
+            Assignee::GridWorker(uid) => self.store.user_by_id(uid).await?.map(|u| u.display_name),
+            Assignee::Team(t) => self.store.team_by_id(t).await?.map(|t| t.name),
+            Assignee::Department(u) => self.store.unit_by_id(u).await?.map(|u| u.name),
+            Assignee::Community(r) | Assignee::Street(r) => {
+                self.store.region_by_id(r).await?.map(|r| r.name)
+            }
+        };
+        Ok(match (to, name) {
+            (Assignee::GridWorker(_), Some(n)) => format!("网格员{n}"),
+            (Assignee::Team(_), Some(n)) | (Assignee::Department(_), Some(n)) => n,
+            (Assignee::Community(_) | Assignee::Street(_), Some(n)) => n,
+            (_, None) => to.zh(),
+        })
     }
 
     async fn assignee_users(&self, to: Assignee, row: &CaseRow) -> Result<Vec<i64>, AppError> {
@@ -1833,7 +1860,10 @@ impl App {
             .iter()
             .find(|r| r.level == RegionLevel::Community)
             .cloned();
-        let street = chain.iter().find(|r| r.level == RegionLevel::Street).cloned();
+        let street = chain
+            .iter()
+            .find(|r| r.level == RegionLevel::Street)
+            .cloned();
         if let Some(g) = case.grid_id {
             for (id, name, kind) in self.store.grid_staff(g).await? {
                 if kind == "grid_worker" || kind == "grid_head" {
@@ -1857,8 +1887,11 @@ impl App {
                     && (actor.sees_path(&u.region_path)
                         || case.region_path.starts_with(&u.region_path));
                 if fits && !out.workers.iter().any(|w| w.0 == u.id) {
-                    out.workers
-                        .push((u.id, u.display_name, format!("{}·{}", u.role.zh(), u.region_name)));
+                    out.workers.push((
+                        u.id,
+                        u.display_name,
+                        format!("{}·{}", u.role.zh(), u.region_name),
+                    ));
                 }
             }
         }

@@ -401,7 +401,16 @@ pub const TRANSITIONS: &[(Stage, ActionKind, Stage)] = {
 
 /// Side actions never change the stage; each is legal in the listed stages.
 pub const SIDE_ACTIONS: &[(ActionKind, &[Stage])] = &[
-    (ActionKind::Urge, OPEN),
+    // Urging makes sense until the handler reports back; after that the case waits for checks.
+    (
+        ActionKind::Urge,
+        &[
+            Stage::Reported,
+            Stage::Accepted,
+            Stage::Dispatched,
+            Stage::InProgress,
+        ],
+    ),
     (ActionKind::Supervise, OPEN),
     (ActionKind::Escalate, OPEN),
     // The community calls departments in before anyone is working on it.

@@ -878,8 +878,13 @@ async fn act(b: &mut Browser, id: i64, action: &str, extra: &[(&str, &str)]) -> 
     let version = hidden(&page.body, "version");
     let mut fields = vec![("action", action), ("version", version.as_str())];
     fields.extend_from_slice(extra);
-    b.post_multipart(&format!("/cases/{id}/act"), &format!("/cases/{id}"), &fields, &[])
-        .await
+    b.post_multipart(
+        &format!("/cases/{id}/act"),
+        &format!("/cases/{id}"),
+        &fields,
+        &[],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -924,7 +929,11 @@ async fn a_resident_report_goes_round_the_loop_in_the_browser() {
             )
             .await;
         assert_eq!(gif.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(gif.body.contains("只接受 JPEG、PNG 或 WebP"), "{}", gif.body);
+        assert!(
+            gif.body.contains("只接受 JPEG、PNG 或 WebP"),
+            "{}",
+            gif.body
+        );
         let long = "很".repeat(4001);
         let too_long = resident
             .post_multipart(
@@ -939,7 +948,11 @@ async fn a_resident_report_goes_round_the_loop_in_the_browser() {
             )
             .await;
         assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(too_long.body.contains("不能超过 4000 个字"), "{}", too_long.body);
+        assert!(
+            too_long.body.contains("不能超过 4000 个字"),
+            "{}",
+            too_long.body
+        );
 
         let filed = resident
             .post_multipart(
@@ -960,21 +973,34 @@ async fn a_resident_report_goes_round_the_loop_in_the_browser() {
         assert!(page.body.contains("已收到您反映的问题"));
         assert!(page.body.contains("/cases/photos/"), "the photo is shown");
         let mine = resident.get("/cases?view=mine").await;
-        assert!(mine.body.contains(&format!("#{id}")), "listed under 我的诉求");
+        assert!(
+            mine.body.contains(&format!("#{id}")),
+            "listed under 我的诉求"
+        );
 
         // The community desk accepts and dispatches to the grid worker; a stale form conflicts.
         let mut desk = Browser::signed_in(&h, "community").await;
         let tasks = desk.get("/cases").await;
-        assert!(tasks.body.contains(&format!("#{id}")), "in the desk's tasks");
+        assert!(
+            tasks.body.contains(&format!("#{id}")),
+            "in the desk's tasks"
+        );
         let page = desk.get(&format!("/cases/{id}")).await;
         assert!(offered(&page.body).contains(&"accept".to_owned()));
         let stale_version = hidden(&page.body, "version");
-        assert_eq!(act(&mut desk, id, "accept", &[]).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            act(&mut desk, id, "accept", &[]).await.status,
+            StatusCode::SEE_OTHER
+        );
         let stale = desk
             .post_multipart(
                 &format!("/cases/{id}/act"),
                 &format!("/cases/{id}"),
-                &[("action", "reject"), ("version", &stale_version), ("reason", "重复")],
+                &[
+                    ("action", "reject"),
+                    ("version", &stale_version),
+                    ("reason", "重复"),
+                ],
                 &[],
             )
             .await;
@@ -996,18 +1022,32 @@ async fn a_resident_report_goes_round_the_loop_in_the_browser() {
 
         let mut grid = Browser::signed_in(&h, "grid").await;
         let inbox = grid.get("/inbox").await;
-        assert!(inbox.body.contains(&format!("新派单：案件 #{id}")), "dispatch notice in the inbox");
-        assert_eq!(act(&mut grid, id, "take", &[]).await.status, StatusCode::SEE_OTHER);
+        assert!(
+            inbox.body.contains(&format!("新派单：案件 #{id}")),
+            "dispatch notice in the inbox"
+        );
+        assert_eq!(
+            act(&mut grid, id, "take", &[]).await.status,
+            StatusCode::SEE_OTHER
+        );
         let empty_result = act(&mut grid, id, "resolve", &[]).await;
         assert_eq!(empty_result.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(empty_result.body.contains("办理结果：不能为空"));
         assert_eq!(
-            act(&mut grid, id, "resolve", &[("result", "已联系物业清理，通道畅通")])
-                .await
-                .status,
+            act(
+                &mut grid,
+                id,
+                "resolve",
+                &[("result", "已联系物业清理，通道畅通")]
+            )
+            .await
+            .status,
             StatusCode::SEE_OTHER
         );
-        assert_eq!(act(&mut grid, id, "verify_pass", &[]).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            act(&mut grid, id, "verify_pass", &[]).await.status,
+            StatusCode::SEE_OTHER
+        );
 
         let page = resident.get(&format!("/cases/{id}")).await;
         let buttons = offered(&page.body);
@@ -1051,12 +1091,16 @@ async fn hotline_entry_needs_the_callers_phone_and_staff_see_it_masked() {
             ("region_code", FIRST_GRID),
             ("reporter_name", "王阿姨"),
         ];
-        let no_phone = desk.post_multipart("/cases", "/cases/new", &fields, &[]).await;
+        let no_phone = desk
+            .post_multipart("/cases", "/cases/new", &fields, &[])
+            .await;
         assert_eq!(no_phone.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(no_phone.body.contains("联系电话"), "{}", no_phone.body);
         let mut with_bad = fields.to_vec();
         with_bad.push(("reporter_phone", "1381234"));
-        let bad = desk.post_multipart("/cases", "/cases/new", &with_bad, &[]).await;
+        let bad = desk
+            .post_multipart("/cases", "/cases/new", &with_bad, &[])
+            .await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         let mut ok = fields.to_vec();
         ok.push(("reporter_phone", "13812345678"));
@@ -1064,7 +1108,10 @@ async fn hotline_entry_needs_the_callers_phone_and_staff_see_it_masked() {
         assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.body);
         let page = desk.get(&filed.location()).await;
         assert!(page.body.contains("138****5678"), "masked for staff");
-        assert!(!page.body.contains("13812345678"), "never in clear for staff");
+        assert!(
+            !page.body.contains("13812345678"),
+            "never in clear for staff"
+        );
     })
     .await;
 }
@@ -1125,7 +1172,10 @@ async fn photos_and_cases_stay_inside_the_jurisdiction() {
             StatusCode::FORBIDDEN
         );
         let list = outsider.get("/cases?view=all").await;
-        assert!(!list.body.contains(&format!("#{id}<")), "not listed outside");
+        assert!(
+            !list.body.contains(&format!("#{id}<")),
+            "not listed outside"
+        );
         assert!(
             h.audit("access")
                 .await
@@ -1144,7 +1194,12 @@ async fn photos_and_cases_stay_inside_the_jurisdiction() {
 async fn the_api_files_lists_and_moves_cases_with_json_errors() {
     on_every_backend(|db| async move {
         let h = Harness::new(db).await;
-        let grid = h.db.store.region_by_code(FIRST_GRID).await.unwrap().unwrap();
+        let grid =
+            h.db.store
+                .region_by_code(FIRST_GRID)
+                .await
+                .unwrap()
+                .unwrap();
         let (lng, lat) = grid.centroid.unwrap();
         let token = h.token_for("grid").await;
         let post = |path: String, body: String| {
@@ -1201,7 +1256,12 @@ async fn the_api_files_lists_and_moves_cases_with_json_errors() {
                 .to_string(),
         )
         .await;
-        assert_eq!(outside.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", outside.body);
+        assert_eq!(
+            outside.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            outside.body
+        );
         assert_eq!(outside.json()["error"]["field"], "location");
         let broken = post("/api/v1/cases".into(), "{\"description\":".into()).await;
         assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -1250,13 +1310,26 @@ async fn the_api_files_lists_and_moves_cases_with_json_errors() {
         let first = accept(case["version"].as_i64().unwrap()).await;
         assert_eq!(first.status, StatusCode::OK, "{}", first.body);
         assert_eq!(first.json()["stage"], "accepted");
-        assert!(first.json()["actions"].as_array().unwrap().iter().any(|a| a == "dispatch"));
+        assert!(
+            first.json()["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "dispatch")
+        );
         let again = accept(case["version"].as_i64().unwrap()).await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
 
         let doc = api_get(&h, "/api/v1/openapi.json", None).await.json();
-        for p in ["/api/v1/cases", "/api/v1/cases/{id}", "/api/v1/cases/{id}/actions"] {
-            assert!(doc["paths"][p].is_object(), "{p} missing from the OpenAPI document");
+        for p in [
+            "/api/v1/cases",
+            "/api/v1/cases/{id}",
+            "/api/v1/cases/{id}/actions",
+        ] {
+            assert!(
+                doc["paths"][p].is_object(),
+                "{p} missing from the OpenAPI document"
+            );
         }
     })
     .await;

@@ -115,13 +115,9 @@ fn case_dto(d: CaseDetail, app: &jinlin_app::App) -> CaseDto {
         region_name: c.region_name,
         grid_name: c.grid_name,
         reporter_name: c.reporter_name,
-        reporter_phone: c.reporter_phone.map(|p| {
-            if d.phone_clear {
-                p
-            } else {
-                mask_phone(&p)
-            }
-        }),
+        reporter_phone: c
+            .reporter_phone
+            .map(|p| if d.phone_clear { p } else { mask_phone(&p) }),
         level: c.level,
         handler_name: c.handler_name,
         unit_name: c.unit_name,
@@ -164,14 +160,13 @@ pub async fn create(
     let app = &state.app;
     let category_id = match (&body.category, body.category_id) {
         (_, Some(id)) => id,
-        (Some(code), None) => app
-            .category_by_code(code)
-            .map(|c| c.id)
-            .ok_or_else(|| {
-                AppError::invalid("category", format!("事件分类：代码“{code}”不存在或已停用"))
-            })?,
+        (Some(code), None) => app.category_by_code(code).map(|c| c.id).ok_or_else(|| {
+            AppError::invalid("category", format!("事件分类：代码“{code}”不存在或已停用"))
+        })?,
         (None, None) => {
-            return Err(AppError::invalid("category", "事件分类：请给出 category 或 category_id").into());
+            return Err(
+                AppError::invalid("category", "事件分类：请给出 category 或 category_id").into(),
+            );
         }
     };
     let crs = match body.crs.as_deref() {
@@ -278,14 +273,19 @@ pub async fn list(
         None if actor.role.is_staff() => ListKind::Tasks,
         None => ListKind::Mine,
         Some(v) => {
-            return Err(AppError::invalid("view", format!("view：“{v}”无效，可选 tasks、all、mine")).into());
+            return Err(AppError::invalid(
+                "view",
+                format!("view：“{v}”无效，可选 tasks、all、mine"),
+            )
+            .into());
         }
     };
     let stage = match p.stage.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(Stage::parse(s).ok_or_else(|| {
-            AppError::invalid("stage", format!("stage：未知的办理阶段“{s}”"))
-        })?),
+        Some(s) => Some(
+            Stage::parse(s)
+                .ok_or_else(|| AppError::invalid("stage", format!("stage：未知的办理阶段“{s}”")))?,
+        ),
     };
     let page = state
         .app

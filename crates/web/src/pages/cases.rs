@@ -75,7 +75,12 @@ impl FormData {
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.fields
             .get(name)
-            .map(|v| v.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect())
+            .map(|v| {
+                v.iter()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -553,11 +558,7 @@ async fn new_page(
             t.lang,
         ));
     };
-    let places = state
-        .app
-        .location_choices(actor)
-        .await
-        .map_err(pe(t))?;
+    let places = state.app.location_choices(actor).await.map_err(pe(t))?;
     let status = match &error {
         Some(e) => crate::error::status_of(e),
         None => StatusCode::OK,
@@ -593,7 +594,16 @@ pub async fn new_form(
     Ui(t): Ui,
     SignedIn(session): SignedIn,
 ) -> Result<Response, PageError> {
-    new_page(&state, &session, t, NewForm::default(), None).await
+    // A resident reports for themselves: their name is the contact unless they change it.
+    let form = NewForm {
+        reporter_name: if session.actor.role.is_staff() {
+            String::new()
+        } else {
+            session.actor.display_name.clone()
+        },
+        ..NewForm::default()
+    };
+    new_page(&state, &session, t, form, None).await
 }
 
 fn intake_from_form(actor: &Actor, f: &FormData) -> Result<Intake, AppError> {
@@ -613,10 +623,7 @@ fn intake_from_form(actor: &Actor, f: &FormData) -> Result<Intake, AppError> {
         (Some(lat), Some(lng)) => Some((lat, lng, crs)),
         (None, None) => None,
         _ => {
-            return Err(AppError::invalid(
-                "location",
-                "位置：经度和纬度须同时填写",
-            ));
+            return Err(AppError::invalid("location", "位置：经度和纬度须同时填写"));
         }
     };
     Ok(Intake {
@@ -726,11 +733,7 @@ struct DetailPage {
 fn action_view(t: Tr, k: ActionKind) -> ActionView {
     use ActionKind as K;
     let input = match k {
-        K::Reject
-        | K::Return
-        | K::VerifyFail
-        | K::Reopen
-        | K::RequestSuspension => "reason",
+        K::Reject | K::Return | K::VerifyFail | K::Reopen | K::RequestSuspension => "reason",
         K::Resolve => "result",
         K::Dispatch => "dispatch",
         K::Rate => "rating",
@@ -799,7 +802,13 @@ fn detail_view(
                 let phone = c
                     .reporter_phone
                     .as_deref()
-                    .map(|p| if d.phone_clear { p.to_owned() } else { mask_phone(p) })
+                    .map(|p| {
+                        if d.phone_clear {
+                            p.to_owned()
+                        } else {
+                            mask_phone(p)
+                        }
+                    })
                     .unwrap_or_default();
                 format!("{name} {phone}").trim().to_owned()
             },
@@ -813,8 +822,17 @@ fn detail_view(
         Fact {
             label: t.s("case.response_due"),
             value: match c.responded_at {
-                Some(r) => format!("{} · {} {}", format_time(c.response_due), t.s("case.responded_at"), format_time(r)),
-                None if open => format!("{} · {}", format_time(c.response_due), time_left(t, now, c.response_due)),
+                Some(r) => format!(
+                    "{} · {} {}",
+                    format_time(c.response_due),
+                    t.s("case.responded_at"),
+                    format_time(r)
+                ),
+                None if open => format!(
+                    "{} · {}",
+                    format_time(c.response_due),
+                    time_left(t, now, c.response_due)
+                ),
                 None => format_time(c.response_due),
             },
             warn: c.responded_at.is_none() && open && now > c.response_due,
@@ -824,7 +842,12 @@ fn detail_view(
         facts.push(Fact {
             label: t.s("case.onsite_due"),
             value: match c.onsite_at {
-                Some(a) => format!("{} · {} {}", format_time(due), t.s("case.onsite_at"), format_time(a)),
+                Some(a) => format!(
+                    "{} · {} {}",
+                    format_time(due),
+                    t.s("case.onsite_at"),
+                    format_time(a)
+                ),
                 None if open => format!("{} · {}", format_time(due), time_left(t, now, due)),
                 None => format_time(due),
             },
@@ -834,7 +857,12 @@ fn detail_view(
     facts.push(Fact {
         label: t.s("case.resolution_due"),
         value: match c.resolved_at {
-            Some(r) => format!("{} · {} {}", format_time(c.resolution_due), t.s("case.resolved_at"), format_time(r)),
+            Some(r) => format!(
+                "{} · {} {}",
+                format_time(c.resolution_due),
+                t.s("case.resolved_at"),
+                format_time(r)
+            ),
             None if open && !c.state.suspended => format!(
                 "{} · {}",
                 format_time(c.resolution_due),
@@ -928,10 +956,18 @@ fn detail_view(
                     "report_in" => t.s("case.action.report_in"),
                     _ => "",
                 }),
-            to_stage: Stage::parse(&e.to_stage)
-                .map(|s| stage_label(t, s))
-                .unwrap_or(""),
-            note: e.note.clone(),
+            // Side actions keep the stage: "→ 处置中" after 催办 would only repeat it.
+            to_stage: match Stage::parse(&e.to_stage) {
+                Some(s) if e.from_stage.as_deref() != Some(e.to_stage.as_str()) => {
+                    stage_label(t, s)
+                }
+                _ => "",
+            },
+            note: if ActionKind::parse(&e.action).is_some_and(|a| a.zh() == e.note) {
+                String::new()
+            } else {
+                e.note.clone()
+            },
             photos: event_photos(e.id),
             internal: !e.public,
         })
@@ -1055,7 +1091,15 @@ pub async fn detail(
             None => String::new(),
         },
     });
-    detail_response(&state, &session, t, id, flash.filter(|f| !f.is_empty()), None).await
+    detail_response(
+        &state,
+        &session,
+        t,
+        id,
+        flash.filter(|f| !f.is_empty()),
+        None,
+    )
+    .await
 }
 
 pub async fn act(

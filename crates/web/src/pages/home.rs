@@ -212,10 +212,7 @@ async fn work_cards(
         return Ok(Vec::new());
     }
     let count = |kind: ListKind, q: ListQuery| async move {
-        let q = ListQuery {
-            page_size: 1,
-            ..q
-        };
+        let q = ListQuery { page_size: 1, ..q };
         app.list_cases(actor, kind, &q).await.map(|p| p.total)
     };
     let mut cards = Vec::new();
