@@ -704,3 +704,183 @@ mod tests {
         assert_ne!(random_token().unwrap(), random_token().unwrap());
     }
 }
+
+// ----- resident sign-up ----------------------------------------------------------------------
+
+/// Sends a text message. The default [`LogSms`] writes it to the log; a county plugs in its SMS
+/// gateway here.
+pub trait SmsSender: Send + Sync {
+    fn send(&self, phone: &str, text: &str) -> Result<(), AppError>;
+}
+
+/// Writes the message to the log, the phone number masked (for demos and intranets without an
+/// SMS gateway: the desk reads the code from the log and tells the caller).
+pub struct LogSms;
+
+impl SmsSender for LogSms {
+    fn send(&self, phone: &str, text: &str) -> Result<(), AppError> {
+        tracing::info!(phone = %crate::cases::mask_phone(phone), text, "sms");
+        Ok(())
+    }
+}
+
+const SIGNUP: &str = "signup";
+/// A code is good for 10 minutes and 5 guesses; one per minute and 5 per hour per number.
+const CODE_TTL_MS: i64 = 10 * 60_000;
+const CODE_GUESSES: i64 = 5;
+const CODE_GAP_MS: i64 = 60_000;
+const CODES_PER_HOUR: i64 = 5;
+
+fn code_hash(phone: &str, code: &str) -> String {
+    let digest = Sha256::digest(format!("jinlin-sms:{phone}:{code}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a resident fills in to open an account.
+#[derive(Debug, Clone, Default)]
+pub struct SignUp {
+    pub phone: String,
+    pub code: String,
+    pub password: String,
+    pub display_name: String,
+    /// The community, compound, grid or building they live in.
+    pub region_code: String,
+}
+
+impl App {
+    /// Sends a sign-up verification code to a mobile number not yet registered.
+    pub async fn send_signup_code(&self, phone: &str, meta: &RequestMeta) -> Result<(), AppError> {
+        let phone = phone.trim();
+        validate_mobile("phone", phone)?;
+        if self.store.user_by_username(phone).await?.is_some() {
+            return Err(AppError::invalid(
+                "phone",
+                "手机号：该号码已注册，请直接登录",
+            ));
+        }
+        let now = self.now();
+        if let Some(last) = self.store.latest_sms_code(phone, SIGNUP).await?
+            && now - last.created_at < CODE_GAP_MS
+        {
+            let wait = (CODE_GAP_MS - (now - last.created_at)) / 1000 + 1;
+            return Err(AppError::invalid(
+                "phone",
+                format!("验证码：发送太频繁，请 {wait} 秒后再试"),
+            ));
+        }
+        if self.store.sms_codes_since(phone, now - 3_600_000).await? >= CODES_PER_HOUR {
+            return Err(AppError::invalid(
+                "phone",
+                "验证码：一小时内最多获取 5 次，请稍后再试",
+            ));
+        }
+        let mut bytes = [0u8; 4];
+        getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("getrandom: {e}")))?;
+        let code = format!("{:06}", u32::from_le_bytes(bytes) % 1_000_000);
+        self.store
+            .insert_sms_code(
+                phone,
+                SIGNUP,
+                &code_hash(phone, &code),
+                now,
+                now + CODE_TTL_MS,
+            )
+            .await?;
+        self.sms.send(
+            phone,
+            &format!("【近邻】您的注册验证码是{code}，10分钟内有效。如非本人操作请忽略。"),
+        )?;
+        let masked = crate::cases::mask_phone(phone);
+        self.store
+            .append_audit(
+                &anonymous_audit(meta, None, &masked, "signup.code", "ok", String::new()),
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Opens a resident account with a verified mobile number and signs it in.
+    pub async fn sign_up(&self, form: SignUp, meta: &RequestMeta) -> Result<NewSession, AppError> {
+        let phone = form.phone.trim().to_owned();
+        validate_mobile("phone", &phone)?;
+        let name = form.display_name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 32 {
+            return Err(AppError::invalid("display_name", "姓名：须为 1–32 个字"));
+        }
+        validate_password(&form.password)?;
+        let region = self
+            .store
+            .region_by_code(form.region_code.trim())
+            .await?
+            .filter(|r| {
+                matches!(
+                    r.level,
+                    jinlin_domain::regions::RegionLevel::Community
+                        | jinlin_domain::regions::RegionLevel::Compound
+                        | jinlin_domain::regions::RegionLevel::Grid
+                        | jinlin_domain::regions::RegionLevel::Building
+                )
+            })
+            .ok_or_else(|| AppError::invalid("region_code", "居住社区：请选择您居住的社区"))?;
+        let now = self.now();
+        let code = form.code.trim();
+        let stored = self
+            .store
+            .latest_sms_code(&phone, SIGNUP)
+            .await?
+            .filter(|c| c.used_at.is_none() && c.expires_at > now)
+            .ok_or_else(|| AppError::invalid("code", "验证码：已过期或未获取，请重新获取"))?;
+        if stored.attempts >= CODE_GUESSES {
+            return Err(AppError::invalid(
+                "code",
+                "验证码：错误次数过多，请重新获取",
+            ));
+        }
+        let given = code_hash(&phone, code);
+        let same = given.len() == stored.code_hash.len()
+            && given
+                .bytes()
+                .zip(stored.code_hash.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            self.store.sms_code_failed(stored.id).await?;
+            return Err(AppError::invalid("code", "验证码：不正确，请核对短信"));
+        }
+        let password_hash = hash_password(self, &form.password).await?;
+        let masked = crate::cases::mask_phone(&phone);
+        self.store
+            .create_user_with_code(
+                &NewUser {
+                    username: phone.clone(),
+                    display_name: name,
+                    role: Role::Resident,
+                    region_code: region.code.clone(),
+                    work_phone: None,
+                    password_hash,
+                },
+                stored.id,
+                &anonymous_audit(
+                    meta,
+                    None,
+                    &masked,
+                    "signup",
+                    "ok",
+                    format!("居住 {}", region.code),
+                ),
+                now,
+            )
+            .await
+            .map_err(|e| match e {
+                jinlin_store::StoreError::Conflict { field } if field == "username" => {
+                    AppError::invalid("phone", "手机号：该号码已注册，请直接登录")
+                }
+                jinlin_store::StoreError::Conflict { .. } => {
+                    AppError::invalid("code", "验证码：已被使用，请重新获取")
+                }
+                other => other.into(),
+            })?;
+        self.login(&phone, &form.password, meta).await
+    }
+}

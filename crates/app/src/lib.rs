@@ -78,6 +78,8 @@ pub struct App {
     categories: Arc<RwLock<Arc<Vec<jinlin_store::cases::Category>>>>,
     /// The working-day calendar, reloaded after an edit.
     calendar: Arc<RwLock<Arc<jinlin_domain::deadlines::Calendar>>>,
+    /// Where sign-up verification codes go (the log by default; a county plugs in its SMS gateway).
+    sms: Arc<dyn accounts::SmsSender>,
     /// Argon2 is memory-hard; on 2 cores a burst of logins must not starve everything else.
     hashing: Arc<tokio::sync::Semaphore>,
     /// A real Argon2 hash checked for unknown users, so their sign-in costs the same time.
@@ -103,6 +105,7 @@ impl App {
             calendar: Arc::new(RwLock::new(Arc::new(
                 jinlin_domain::deadlines::Calendar::new(),
             ))),
+            sms: Arc::new(accounts::LogSms),
             hashing: Arc::new(tokio::sync::Semaphore::new(2)),
             dummy_hash: Arc::new(String::new()),
         };
@@ -116,6 +119,11 @@ impl App {
         app.reload_categories().await?;
         app.reload_calendar().await?;
         Ok(app)
+    }
+
+    /// Sends sign-up codes through `sms` instead of the log.
+    pub fn with_sms(self, sms: Arc<dyn accounts::SmsSender>) -> App {
+        App { sms, ..self }
     }
 
     pub fn now(&self) -> i64 {

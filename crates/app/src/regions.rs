@@ -312,3 +312,34 @@ impl App {
         actor.role.manages_regions() || actor.role == Role::Sysadmin
     }
 }
+
+impl App {
+    /// The communities anyone may pick when signing up or reporting without an account:
+    /// `(code, "东湖街道 · 东霞社区")`. Names of public offices, no personal data.
+    pub async fn public_communities(&self) -> Result<Vec<(String, String)>, AppError> {
+        let streets = self
+            .store
+            .regions_at_level(RegionLevel::Street, 5000)
+            .await?;
+        let communities = self
+            .store
+            .regions_at_level(RegionLevel::Community, 5000)
+            .await?;
+        Ok(communities
+            .into_iter()
+            .map(|c| {
+                let street = streets
+                    .iter()
+                    .find(|s| Some(s.id) == c.parent_id)
+                    .map(|s| s.name.as_str())
+                    .unwrap_or("");
+                let label = if street.is_empty() {
+                    c.name.clone()
+                } else {
+                    format!("{street} · {}", c.name)
+                };
+                (c.code, label)
+            })
+            .collect())
+    }
+}

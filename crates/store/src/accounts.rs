@@ -788,3 +788,129 @@ impl Store {
         row.as_ref().map(post_row).transpose()
     }
 }
+
+/// A verification code sent by SMS (only its hash is kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmsCode {
+    pub id: i64,
+    pub code_hash: String,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+impl Store {
+    // ----- sign-up codes ---------------------------------------------------------------------
+
+    pub async fn insert_sms_code(
+        &self,
+        phone: &str,
+        purpose: &str,
+        code_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO sms_codes (phone, purpose, code_hash, attempts, created_at, expires_at) \
+             VALUES ($1, $2, $3, 0, $4, $5)",
+        )
+        .bind(phone)
+        .bind(purpose)
+        .bind(code_hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest code sent to `phone` for `purpose`.
+    pub async fn latest_sms_code(
+        &self,
+        phone: &str,
+        purpose: &str,
+    ) -> Result<Option<SmsCode>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, code_hash, attempts, created_at, expires_at, used_at FROM sms_codes \
+             WHERE phone = $1 AND purpose = $2 ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(phone)
+        .bind(purpose)
+        .fetch_optional(self.writer())
+        .await?;
+        row.map(|r| {
+            Ok(SmsCode {
+                id: r.try_get("id")?,
+                code_hash: r.try_get("code_hash")?,
+                attempts: r.try_get("attempts")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                used_at: r.try_get("used_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Codes sent to `phone` since `since` (rate limit).
+    pub async fn sms_codes_since(&self, phone: &str, since: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query(
+                "SELECT COUNT(*) AS n FROM sms_codes WHERE phone = $1 AND created_at >= $2",
+            )
+            .bind(phone)
+            .bind(since)
+            .fetch_one(self.writer())
+            .await?
+            .try_get("n")?,
+        )
+    }
+
+    /// Counts a wrong guess.
+    pub async fn sms_code_failed(&self, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE sms_codes SET attempts = attempts + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates a self-registered account and spends its code in one transaction, so a code
+    /// opens one account at most and a failed insert leaves the code usable.
+    pub async fn create_user_with_code(
+        &self,
+        user: &NewUser,
+        code_id: i64,
+        audit: &NewAudit,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let spent =
+            sqlx::query("UPDATE sms_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+                .bind(now)
+                .bind(code_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if spent != 1 {
+            return Err(StoreError::Conflict {
+                field: "code".into(),
+            });
+        }
+        let region = sqlx::query("SELECT id, tenant FROM regions WHERE code = $1")
+            .bind(user.region_code.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let region_id: i64 = region.try_get("id")?;
+        let tenant: String = region.try_get("tenant")?;
+        insert_audit(&mut tx, audit, Some(&tenant), now).await?;
+        let id = insert_user(&mut tx, user, &tenant, region_id, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}

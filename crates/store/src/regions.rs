@@ -506,6 +506,24 @@ impl Store {
         region_rows(&rows)
     }
 
+    /// Every region of one level, by code, at most `limit` (public pick lists: the communities a
+    /// resident may live in).
+    pub async fn regions_at_level(
+        &self,
+        level: RegionLevel,
+        limit: u32,
+    ) -> Result<Vec<Region>, StoreError> {
+        let rows = sqlx::query(concat!(
+            region_select!(),
+            " WHERE r.level = $1 ORDER BY r.code LIMIT $2"
+        ))
+        .bind(level.as_str())
+        .bind(i64::from(limit.clamp(1, 5000)))
+        .fetch_all(self.reader())
+        .await?;
+        region_rows(&rows)
+    }
+
     /// Regions inside `scope_path` whose name contains `q` or whose code starts with `q`,
     /// shallowest first, at most `limit` (1–200).
     pub async fn search_regions(

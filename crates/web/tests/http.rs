@@ -872,6 +872,10 @@ fn case_id_from(location: &str) -> i64 {
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01";
 const FIRST_GRID: &str = "350503001001001";
 
+fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
 async fn act(b: &mut Browser, id: i64, action: &str, extra: &[(&str, &str)]) -> Reply {
     let page = b.get(&format!("/cases/{id}")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -1331,6 +1335,180 @@ async fn the_api_files_lists_and_moves_cases_with_json_errors() {
                 "{p} missing from the OpenAPI document"
             );
         }
+    })
+    .await;
+}
+
+/// Keeps the texts it was asked to send, so a test can read the code like a phone would.
+#[derive(Default)]
+struct Inbox(std::sync::Mutex<Vec<(String, String)>>);
+
+impl jinlin_app::accounts::SmsSender for Inbox {
+    fn send(&self, phone: &str, text: &str) -> Result<(), jinlin_app::AppError> {
+        self.0.lock().unwrap().push((phone.into(), text.into()));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_resident_signs_up_with_a_texted_code_and_can_report() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let texts = Arc::new(Inbox::default());
+        let app = h.app.clone().with_sms(texts.clone());
+        let router = jinlin_web::router(app, jinlin_web::WebConfig::default());
+        let mut b = Browser {
+            router,
+            cookies: HashMap::new(),
+        };
+        let page = b.get("/signup").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("东霞社区"), "communities to choose from");
+        let csrf = hidden(&page.body, "_csrf");
+        let phone = "13900001111";
+        let sent = b
+            .post_form(
+                "/signup",
+                &[("_csrf", &csrf), ("step", "code"), ("phone", phone)],
+            )
+            .await;
+        assert!(
+            sent.body.contains("验证码已发送至 139****1111"),
+            "{}",
+            sent.body
+        );
+        let again = b
+            .post_form(
+                "/signup",
+                &[("_csrf", &csrf), ("step", "code"), ("phone", phone)],
+            )
+            .await;
+        assert!(
+            again.body.contains("发送太频繁"),
+            "one code a minute: {}",
+            again.body
+        );
+        let code: String = {
+            let texts = texts.0.lock().unwrap();
+            assert_eq!(texts.len(), 1, "exactly one text sent");
+            assert_eq!(texts[0].0, phone);
+            texts[0]
+                .1
+                .chars()
+                .filter(char::is_ascii_digit)
+                .take(6)
+                .collect()
+        };
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let form = |code: &str| -> Vec<(String, String)> {
+            [
+                ("_csrf", csrf.as_str()),
+                ("step", "create"),
+                ("phone", phone),
+                ("code", code),
+                ("display_name", "林美华"),
+                ("region_code", OWN_COMMUNITY),
+                ("password", "Linmh2026"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+        };
+        let bad = form(wrong);
+        let refused = b.post_form("/signup", &pairs(&bad)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.body.contains("验证码：不正确"), "{}", refused.body);
+        assert!(
+            !refused.body.contains("Linmh2026"),
+            "the password is not echoed"
+        );
+        let good = form(&code);
+        let good = pairs(&good);
+        let done = b.post_form("/signup", &good).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert_eq!(done.location(), "/cases/new");
+        let form = b.get("/cases/new").await;
+        assert_eq!(form.status, StatusCode::OK, "signed in after sign-up");
+        assert!(form.body.contains("林美华"), "contact prefilled");
+        // The code is spent: a second account with it is refused.
+        let mut other = h.browser();
+        let csrf2 = other.csrf("/signup").await;
+        let reuse = other
+            .post_form(
+                "/signup",
+                &[
+                    ("_csrf", &csrf2),
+                    ("step", "create"),
+                    ("phone", phone),
+                    ("code", code.as_str()),
+                    ("display_name", "冒名"),
+                    ("region_code", OWN_COMMUNITY),
+                    ("password", "Other2026x"),
+                ],
+            )
+            .await;
+        assert_eq!(reuse.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!h.audit("signup").await.is_empty(), "sign-up audited");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn anyone_can_report_without_an_account_by_leaving_a_phone_number() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let category = h
+            .app
+            .categories()
+            .iter()
+            .find(|c| c.parent_id.is_some())
+            .unwrap()
+            .id
+            .to_string();
+        let mut visitor = h.browser();
+        let page = visitor.get("/report").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let fields = [
+            ("category", category.as_str()),
+            ("description", "小区门口路灯坏了一周"),
+            ("region_code", OWN_COMMUNITY),
+            ("reporter_name", "陈先生"),
+        ];
+        let no_phone = visitor
+            .post_multipart("/report", "/report", &fields, &[])
+            .await;
+        assert_eq!(no_phone.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(no_phone.body.contains("联系电话"), "{}", no_phone.body);
+        assert!(no_phone.body.contains("小区门口路灯坏了一周"), "kept");
+        let mut ok = fields.to_vec();
+        ok.push(("reporter_phone", "13712345678"));
+        let done = visitor.post_multipart("/report", "/report", &ok, &[]).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+        assert!(done.body.contains("已收到您反映的问题"));
+        let (cases, _) =
+            h.db.store
+                .list_cases(&jinlin_store::cases::CaseFilter {
+                    scope_path: "/".into(),
+                    page: 1,
+                    page_size: 10,
+                    q: Some("路灯坏了一周".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        assert_eq!(cases.len(), 1, "stored once");
+        let mut desk = Browser::signed_in(&h, "community").await;
+        let seen = desk.get(&format!("/cases/{}", cases[0].id)).await;
+        assert!(
+            seen.body.contains("137****5678"),
+            "the desk sees the caller, masked"
+        );
+        // Without the form's token nothing is filed.
+        let req = Request::post("/report")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("description=x"))
+            .unwrap();
+        assert_eq!(h.browser().send(req).await.status, StatusCode::FORBIDDEN);
     })
     .await;
 }

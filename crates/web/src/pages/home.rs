@@ -38,13 +38,7 @@ pub async fn login_form(
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
-    let (csrf, new_cookie) = match auth::cookie(&headers, auth::PRE_CSRF_COOKIE) {
-        Some(c) if c.len() >= 32 => (c.to_owned(), false),
-        _ => (
-            jinlin_app::accounts::random_token().map_err(|e| PageError::new(e, t.lang))?,
-            true,
-        ),
-    };
+    let (csrf, new_cookie) = pre_csrf(&headers).map_err(|e| PageError::new(e, t.lang))?;
     let page = LoginPage {
         t,
         csrf: csrf.clone(),
@@ -55,20 +49,27 @@ pub async fn login_form(
     };
     let mut res = render(&page, t.lang)?.into_response();
     if new_cookie {
-        set_cookie_header(
-            &mut res,
-            &auth::set_cookie(
-                auth::PRE_CSRF_COOKIE,
-                &csrf,
-                state.config.cookie_secure,
-                None,
-            ),
-        );
+        set_pre_csrf(&mut res, &csrf, state.config.cookie_secure);
     }
     Ok(res)
 }
 
-fn set_cookie_header(res: &mut Response, value: &str) {
+/// The double-submit CSRF token of a form shown before sign-in, and whether its cookie is new.
+pub fn pre_csrf(headers: &HeaderMap) -> Result<(String, bool), AppError> {
+    match auth::cookie(headers, auth::PRE_CSRF_COOKIE) {
+        Some(c) if c.len() >= 32 => Ok((c.to_owned(), false)),
+        _ => Ok((jinlin_app::accounts::random_token()?, true)),
+    }
+}
+
+pub fn set_pre_csrf(res: &mut Response, csrf: &str, secure: bool) {
+    set_cookie_header(
+        res,
+        &auth::set_cookie(auth::PRE_CSRF_COOKIE, csrf, secure, None),
+    );
+}
+
+pub fn set_cookie_header(res: &mut Response, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -4,6 +4,7 @@
 mod admin;
 mod cases;
 mod home;
+mod public;
 mod regions;
 mod staff;
 
@@ -23,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home::dashboard))
         .route("/login", get(home::login_form).post(home::login))
         .route("/logout", post(home::logout))
+        .route("/signup", get(public::signup_form).post(public::signup))
+        .route("/report", get(public::report_form).post(public::report))
         .route("/lang/{lang}", get(home::switch_lang))
         .route("/regions", get(regions::tree))
         .route("/regions/search", get(regions::search))
