@@ -184,7 +184,11 @@ pub fn median_from_histogram(counts: &[i64]) -> Option<i64> {
     let mut seen = 0i64;
     for (i, n) in counts.iter().enumerate() {
         if *n > 0 && (seen + n) as f64 >= half {
-            let low = if i == 0 { 0 } else { RESPONSE_BUCKETS_MS[i - 1] };
+            let low = if i == 0 {
+                0
+            } else {
+                RESPONSE_BUCKETS_MS[i - 1]
+            };
             let Some(high) = RESPONSE_BUCKETS_MS.get(i).copied() else {
                 return Some(low);
             };
@@ -243,7 +247,10 @@ impl Preset {
                 let monday = day - (day + 3).rem_euclid(7);
                 (date(monday), date(monday + 7))
             }
-            Preset::ThisMonth => (first_of(today.month()), next_month(today.year(), today.month())),
+            Preset::ThisMonth => (
+                first_of(today.month()),
+                next_month(today.year(), today.month()),
+            ),
             Preset::ThisQuarter => {
                 let q = (today.month() - 1) / 3 * 3 + 1;
                 (first_of(q), next_month(today.year(), q + 2))
