@@ -5,6 +5,7 @@ mod admin;
 mod home;
 mod regions;
 mod staff;
+mod stats;
 
 use askama::Template;
 use axum::Router;
@@ -45,6 +46,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/audit", get(admin::audit))
         .route("/api/docs", get(admin::api_docs))
+        .route("/stats", get(stats::page))
+        .route("/stats/data.json", get(stats::data))
+        .route("/stats/export.xlsx", get(stats::export))
 }
 
 /// What every signed-in page shows around its content: top bar, navigation, language.
@@ -61,6 +65,8 @@ pub struct Chrome {
     pub can_staff: bool,
     pub can_import: bool,
     pub can_audit: bool,
+    /// 统计分析 in the navigation (desk roles that review their area's figures).
+    pub can_stats: bool,
     /// Current path, so the language switch can come back here.
     pub here: String,
 }
@@ -80,6 +86,10 @@ impl Chrome {
             can_staff: a.role.is_staff(),
             can_import: a.role.manages_regions(),
             can_audit: a.role == Role::Sysadmin,
+            can_stats: matches!(
+                a.role,
+                Role::Leader | Role::StreetAdmin | Role::CommunityAdmin | Role::GridHead
+            ),
             here: crate::auth::percent_encode(here),
         }
     }
