@@ -9,6 +9,7 @@ pub mod cases;
 pub mod demo;
 mod error;
 pub mod regions;
+pub mod stats;
 
 use std::sync::{Arc, RwLock};
 

@@ -10,3 +10,4 @@ pub mod crs;
 pub mod deadlines;
 pub mod grids;
 pub mod regions;
+pub mod stats;

@@ -12,7 +12,7 @@
 //!   `BEGIN IMMEDIATE`; reads use a small read-only pool. PostgreSQL uses one pool.
 //!
 //! Feature modules carry the same names as in the other crates: [`accounts`], [`audit`],
-//! [`regions`].
+//! [`cases`], [`regions`], [`stats`].
 
 pub mod accounts;
 pub mod audit;
@@ -20,6 +20,7 @@ pub mod cases;
 mod error;
 pub mod regions;
 mod sql;
+pub mod stats;
 pub mod testing;
 
 use std::path::Path;
@@ -89,6 +90,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "cases",
         sqlite: include_str!("../migrations/sqlite/0002_cases.sql"),
         postgres: include_str!("../migrations/postgres/0002_cases.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "stats",
+        sqlite: include_str!("../migrations/sqlite/0003_stats.sql"),
+        postgres: include_str!("../migrations/postgres/0003_stats.sql"),
     },
 ];
 

@@ -77,6 +77,12 @@ impl Sql {
         self
     }
 
+    /// Values for placeholders already written in the text (a fixed statement's `$1 …`).
+    pub(crate) fn args_only(&mut self, values: impl IntoIterator<Item = Val>) -> &mut Sql {
+        self.args.extend(values);
+        self
+    }
+
     /// Appends `$a, $b, …` for a list of values.
     pub(crate) fn bind_list<V: Into<Val>>(
         &mut self,

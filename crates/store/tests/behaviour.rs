@@ -287,11 +287,13 @@ async fn schemas_of_both_databases_match() {
     let sqlite_sql = [
         include_str!("../migrations/sqlite/0001_foundation.sql"),
         include_str!("../migrations/sqlite/0002_cases.sql"),
+        include_str!("../migrations/sqlite/0003_stats.sql"),
     ]
     .concat();
     let postgres_sql = [
         include_str!("../migrations/postgres/0001_foundation.sql"),
         include_str!("../migrations/postgres/0002_cases.sql"),
+        include_str!("../migrations/postgres/0003_stats.sql"),
     ]
     .concat();
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
@@ -1371,4 +1373,287 @@ async fn sqlite_connect_creates_the_directory_and_refuses_memory() {
         Store::connect("mysql://localhost/x").await,
         Err(StoreError::Invalid(_))
     ));
+}
+
+// ----- statistics --------------------------------------------------------------------------
+
+fn category(code: &str, name: &str) -> jinlin_store::cases::NewCategory {
+    use jinlin_domain::deadlines::{DeadlineSpec, Urgency};
+    jinlin_store::cases::NewCategory {
+        code: code.into(),
+        parent_code: None,
+        name: name.into(),
+        kind: "appeal".into(),
+        standard_code: None,
+        standard: None,
+        response: DeadlineSpec::NaturalMinutes(30),
+        onsite: None,
+        resolution: DeadlineSpec::WorkingDays(3),
+        urgency: Urgency::Normal,
+        level: "community".into(),
+        description: String::new(),
+        keywords: Vec::new(),
+        active: true,
+    }
+}
+
+/// One case as the statistics see it.
+struct Spec {
+    grid: &'static str,
+    category: i64,
+    channel: &'static str,
+    created: i64,
+    stage: jinlin_domain::cases::Stage,
+    responded_min: Option<i64>,
+    /// Some(true): resolved before the deadline; Some(false): after it.
+    on_time: Option<bool>,
+    rework: u32,
+    rating: Option<jinlin_domain::cases::Satisfaction>,
+    overdue: bool,
+}
+
+async fn file(store: &Store, s: &Spec) -> i64 {
+    use jinlin_domain::cases::{CaseState, Stage};
+    use jinlin_store::cases::{CaseEffects, NewCase};
+    const DAY: i64 = 86_400_000;
+    let grid = region(store, s.grid).await;
+    let id = store
+        .create_case(
+            &NewCase {
+                tenant: grid.tenant.clone(),
+                category_id: s.category,
+                channel: s.channel.into(),
+                description: "路灯不亮".into(),
+                address: None,
+                lat: None,
+                lng: None,
+                region_id: grid.id,
+                region_path: grid.path.clone(),
+                grid_id: Some(grid.id),
+                community_id: None,
+                reporter_id: None,
+                reporter_name: None,
+                reporter_phone: None,
+                state: CaseState::default(),
+                urgency: jinlin_domain::deadlines::Urgency::Normal,
+                level: "community".into(),
+                unit_id: None,
+                response_due: s.created + 1_800_000,
+                onsite_due: None,
+                resolution_due: s.created + 3 * DAY,
+                next_check_at: None,
+                created_at: s.created,
+            },
+            &CaseEffects::default(),
+        )
+        .await
+        .unwrap();
+    let mut row = store.case_by_id(id).await.unwrap().unwrap();
+    row.state.stage = s.stage;
+    row.state.rework_count = s.rework;
+    row.state.rating = s.rating;
+    row.responded_at = s.responded_min.map(|m| s.created + m * 60_000);
+    row.resolved_at = s
+        .on_time
+        .map(|ok| s.created + if ok { DAY } else { 4 * DAY });
+    row.closed_at = s.stage.is_terminal().then_some(s.created + 5 * DAY);
+    row.overdue = s.overdue;
+    if s.stage == Stage::Merged {
+        row.merged_into = Some(1);
+    }
+    store
+        .update_case(&row, &CaseEffects::default(), s.created + 5 * DAY)
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn statistics_compute_each_indicator_for_a_subtree_and_period() {
+    use jinlin_domain::cases::{Satisfaction as R, Stage as St};
+    use jinlin_domain::stats::{Tally, median_from_histogram};
+    use jinlin_store::stats::StatsQuery;
+    on_every_backend(|db| async move {
+        let s = &db.store;
+        seed_tree(s).await;
+        let a = s
+            .create_category(&category("T01", "路灯"), &audit("category.create"), NOW)
+            .await
+            .unwrap();
+        let b = s
+            .create_category(&category("T02", "噪声"), &audit("category.create"), NOW)
+            .await
+            .unwrap();
+        const H: i64 = 3_600_000;
+        let base = Spec {
+            grid: G1,
+            category: a,
+            channel: "resident",
+            created: NOW + H,
+            stage: St::Reported,
+            responded_min: None,
+            on_time: None,
+            rework: 0,
+            rating: None,
+            overdue: false,
+        };
+        let specs = [
+            // 1: still waiting for acceptance
+            Spec { ..base },
+            // 2: rejected
+            Spec {
+                stage: St::Rejected,
+                responded_min: Some(1),
+                ..base
+            },
+            // 3: a merged duplicate — left out of every figure
+            Spec {
+                stage: St::Merged,
+                category: b,
+                responded_min: Some(600),
+                ..base
+            },
+            // 4: closed on time, satisfied
+            Spec {
+                stage: St::Closed,
+                responded_min: Some(2),
+                on_time: Some(true),
+                rating: Some(R::Satisfied),
+                ..base
+            },
+            // 5: other street, closed late after rework, basically satisfied
+            Spec {
+                grid: G2,
+                channel: "hotline",
+                stage: St::Closed,
+                responded_min: Some(20),
+                on_time: Some(false),
+                rework: 1,
+                rating: Some(R::Basic),
+                ..base
+            },
+            // 6: other street, next day, closed on time, not satisfied
+            Spec {
+                grid: G2,
+                category: b,
+                channel: "hotline",
+                created: NOW + 30 * H,
+                stage: St::Closed,
+                responded_min: Some(4),
+                on_time: Some(true),
+                rating: Some(R::Unsatisfied),
+                ..base
+            },
+            // 7: next day, failed verification, back in progress and overdue
+            Spec {
+                category: b,
+                created: NOW + 31 * H,
+                stage: St::InProgress,
+                responded_min: Some(6),
+                on_time: Some(true),
+                rework: 1,
+                overdue: true,
+                ..base
+            },
+            // 8: before the period
+            Spec {
+                created: NOW - 24 * H,
+                stage: St::Closed,
+                responded_min: Some(1),
+                on_time: Some(true),
+                rating: Some(R::Satisfied),
+                ..base
+            },
+        ];
+        for spec in &specs {
+            file(s, spec).await;
+        }
+        let district = region(s, D).await;
+        let q = StatsQuery {
+            tenant: district.tenant.clone(),
+            scope_path: district.path.clone(),
+            from: NOW,
+            to: NOW + 10 * 24 * H,
+        };
+        let stats = s.case_stats(&q).await.unwrap();
+        let mut tally = Tally::default();
+        for (_, stage, counts) in &stats.by_path {
+            tally.add(*stage, *counts);
+        }
+        let i = tally.indicators();
+        assert_eq!((i.reported, i.merged, i.rejected, i.closed), (6, 1, 1, 3));
+        assert_eq!(i.acceptance, Some(4.0 / 6.0), "受理率");
+        assert_eq!(i.response_avg_ms, Some(((1 + 2 + 20 + 4 + 6) * 60_000) / 5));
+        assert_eq!(i.on_time, Some(3.0 / 4.0), "按期办结率");
+        assert_eq!(i.completion, Some(3.0 / 5.0), "办结率");
+        assert_eq!(i.rework, Some(2.0 / 4.0), "返工率");
+        assert_eq!(i.satisfaction, Some(2.0 / 3.0), "满意率");
+        assert_eq!(i.overdue, 1);
+        // Responses 1, 2, 4, 6, 20 minutes: the median lies in the 1–5 minute bucket.
+        let median = median_from_histogram(&stats.response_histogram).unwrap();
+        assert!((60_000..300_000).contains(&median), "{median}");
+        assert_eq!(stats.response_histogram.iter().sum::<i64>(), 5);
+
+        let cats: Vec<_> = stats
+            .categories
+            .iter()
+            .map(|c| (c.name.as_str(), c.cases, c.closed, c.rated, c.content))
+            .collect();
+        assert_eq!(cats, [("路灯", 4, 2, 2, 2), ("噪声", 2, 1, 1, 0)]);
+        assert_eq!(
+            stats.channels,
+            [("hotline".to_owned(), 2), ("resident".to_owned(), 4)]
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+        );
+        let first = jinlin_domain::stats::day_number(NOW + H);
+        let days: Vec<_> = stats
+            .days
+            .iter()
+            .map(|d| (d.day - first, d.cases, d.closed))
+            .collect();
+        assert_eq!(days, [(0, 4, 2), (1, 2, 1)]);
+        let paths: BTreeSet<_> = stats.by_path.iter().map(|(p, _, _)| p.clone()).collect();
+        let g1 = region(s, G1).await;
+        let g2 = region(s, G2).await;
+        assert_eq!(paths, BTreeSet::from([g1.path.clone(), g2.path.clone()]));
+
+        // One street: only its cases.
+        let s1 = region(s, S1).await;
+        let street = s
+            .case_stats(&StatsQuery {
+                scope_path: s1.path.clone(),
+                ..q.clone()
+            })
+            .await
+            .unwrap();
+        let mut t = Tally::default();
+        for (_, stage, counts) in &street.by_path {
+            t.add(*stage, *counts);
+        }
+        assert_eq!(t.indicators().reported, 4);
+        assert_eq!(t.indicators().satisfaction, Some(1.0));
+
+        // An empty period is empty, not an error.
+        let empty = s
+            .case_stats(&StatsQuery {
+                from: NOW + 100 * 24 * H,
+                to: NOW + 101 * 24 * H,
+                ..q.clone()
+            })
+            .await
+            .unwrap();
+        assert!(empty.by_path.is_empty() && empty.days.is_empty());
+        assert_eq!(empty.response_histogram, vec![0; 15]);
+        assert!(
+            s.case_stats(&StatsQuery {
+                scope_path: "1/".into(),
+                ..q
+            })
+            .await
+            .is_err()
+        );
+    })
+    .await;
 }

@@ -1512,3 +1512,128 @@ async fn anyone_can_report_without_an_account_by_leaving_a_phone_number() {
     })
     .await;
 }
+
+// ----- statistics --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn statistics_page_charts_and_excel_export_respect_jurisdiction() {
+    use jinlin_app::cases::{Channel, Intake, Location};
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let category = h.app.categories()[0].id;
+        for n in 0..3 {
+            h.app
+                .file_case(
+                    None,
+                    Intake {
+                        channel: Channel::Resident,
+                        category_id: category,
+                        description: format!("楼道灯不亮 {n}"),
+                        location: Location {
+                            point: None,
+                            region_code: Some(OWN_COMMUNITY.into()),
+                            address: None,
+                        },
+                        reporter_name: Some("张三".into()),
+                        reporter_phone: Some("13800000000".into()),
+                        photos: Vec::new(),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+
+        let mut leader = Browser::signed_in(&h, "leader").await;
+        let page = leader.get("/stats").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for text in [
+            "统计分析",
+            "有效上报",
+            "按期办结率",
+            "满意率 = (满意 + 基本满意)",
+            "东湖街道",
+        ] {
+            assert!(page.body.contains(text), "{text} missing");
+        }
+        assert!(page.body.contains("/assets/vendor/echarts/echarts.min.js"));
+        assert!(page.body.contains("href=\"/stats\""), "navigation entry");
+
+        let data = leader.get("/stats/data.json?preset=month").await;
+        assert_eq!(data.status, StatusCode::OK, "{}", data.body);
+        let json = data.json();
+        let reported: i64 = json["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["n"].as_i64().unwrap())
+            .sum();
+        assert_eq!(reported, 3);
+        assert_eq!(json["categories"][0]["n"], 3);
+        assert_eq!(json["channels"][0]["id"], "resident");
+
+        // A year with nothing in it shows the empty state.
+        let empty = leader.get("/stats?from=2020-01-01&to=2020-12-31").await;
+        assert_eq!(empty.status, StatusCode::OK);
+        assert!(empty.body.contains("该时段内没有案件"));
+        let bad = leader.get("/stats?from=2020-13-01").await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+        assert!(bad.body.contains("2026-01-31"), "names the expected format");
+
+        let req = Request::get("/stats/export.xlsx?preset=year")
+            .header(header::COOKIE, leader.cookie_header())
+            .body(Body::empty())
+            .unwrap();
+        let res = h.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            res.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .contains("spreadsheetml")
+        );
+        let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+        assert_eq!(&bytes[..2], b"PK");
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut workbook = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xl/workbook.xml").unwrap(), &mut workbook)
+            .unwrap();
+        for sheet in ["指标", "分类", "下级区划"] {
+            assert!(
+                workbook.contains(&format!("name=\"{sheet}\"")),
+                "{workbook}"
+            );
+        }
+        let mut strings = String::new();
+        std::io::Read::read_to_string(
+            &mut zip.by_name("xl/sharedStrings.xml").unwrap(),
+            &mut strings,
+        )
+        .unwrap();
+        assert!(
+            strings.contains("导出人") && strings.contains("丰泽区"),
+            "{strings}"
+        );
+        assert_eq!(
+            h.audit("stats.export").await.len(),
+            1,
+            "the export is audited"
+        );
+
+        // Residents have no statistics; staff see only their own subtree, refusals audited.
+        let mut resident = Browser::signed_in(&h, "resident").await;
+        assert_eq!(resident.get("/stats").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            resident.get("/stats/export.xlsx").await.status,
+            StatusCode::FORBIDDEN
+        );
+        let mut community = Browser::signed_in(&h, "community").await;
+        assert_eq!(community.get("/stats").await.status, StatusCode::OK);
+        let denied_before = h.audit("access").await.len();
+        let other = community
+            .get(&format!("/stats/data.json?region={OTHER_STREET}"))
+            .await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN);
+        assert_eq!(h.audit("access").await.len(), denied_before + 1);
+    })
+    .await;
+}

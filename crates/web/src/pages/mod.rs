@@ -7,6 +7,7 @@ mod home;
 mod public;
 mod regions;
 mod staff;
+mod stats;
 
 use askama::Template;
 use axum::Router;
@@ -57,6 +58,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/audit", get(admin::audit))
         .route("/api/docs", get(admin::api_docs))
+        .route("/stats", get(stats::page))
+        .route("/stats/data.json", get(stats::data))
+        .route("/stats/export.xlsx", get(stats::export))
 }
 
 /// What every signed-in page shows around its content: top bar, navigation, language.
@@ -77,6 +81,8 @@ pub struct Chrome {
     pub can_cases: bool,
     /// The "new case" entry: its label, when the role reports.
     pub report_label: Option<&'static str>,
+    /// 统计分析 in the navigation (desk roles that review their area's figures).
+    pub can_stats: bool,
     /// Current path, so the language switch can come back here.
     pub here: String,
 }
@@ -98,6 +104,10 @@ impl Chrome {
             can_audit: a.role == Role::Sysadmin,
             can_cases: a.role != Role::Sysadmin,
             report_label: cases::report_label(a.role).map(|k| t.s(k)),
+            can_stats: matches!(
+                a.role,
+                Role::Leader | Role::StreetAdmin | Role::CommunityAdmin | Role::GridHead
+            ),
             here: crate::auth::percent_encode(here),
         }
     }
