@@ -10,6 +10,7 @@ pub mod demo;
 mod error;
 pub mod regions;
 pub mod stats;
+pub mod webhooks;
 
 use std::sync::{Arc, RwLock};
 

@@ -380,6 +380,18 @@ async fn serve(config: Config, store: Store) -> anyhow::Result<()> {
             }
         }
     });
+    if app.settings.webhook_url.is_some() {
+        let hooks = app.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+            loop {
+                tick.tick().await;
+                if let Err(e) = hooks.deliver_webhooks().await {
+                    tracing::warn!(error = %e, "webhook delivery round failed");
+                }
+            }
+        });
+    }
     let router = jinlin_web::router(
         app,
         jinlin_web::WebConfig {

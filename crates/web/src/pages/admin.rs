@@ -172,3 +172,79 @@ pub async fn api_docs(Ui(t): Ui, SignedIn(session): SignedIn) -> Result<Response
     };
     Ok(render(&view, t.lang)?.into_response())
 }
+
+#[derive(Deserialize)]
+pub struct DeliveriesQuery {
+    status: Option<String>,
+    page: Option<u32>,
+}
+
+pub struct DeliveryLine {
+    pub id: i64,
+    pub event: String,
+    pub case_id: Option<i64>,
+    pub attempts: i64,
+    pub next: String,
+    pub error: String,
+    pub at: String,
+}
+
+#[derive(Template)]
+#[template(path = "webhooks.html")]
+struct DeliveriesPage {
+    c: Chrome,
+    status: String,
+    configured: bool,
+    rows: Vec<DeliveryLine>,
+    pager: Pager,
+}
+
+/// Outbound webhook deliveries; dead letters can be sent again.
+pub async fn webhooks(
+    State(state): State<AppState>,
+    Ui(t): Ui,
+    SignedIn(session): SignedIn,
+    Query(q): Query<DeliveriesQuery>,
+) -> Result<Response, PageError> {
+    let status = q.status.unwrap_or_else(|| "dead".into());
+    let page = state
+        .app
+        .webhook_deliveries(&session.actor, &status, q.page.unwrap_or(1))
+        .await
+        .map_err(|e| PageError::new(e, t.lang))?;
+    let base = format!("/admin/webhooks?status={}", percent_encode(&status));
+    let view = DeliveriesPage {
+        c: Chrome::new(&session, t, "webhooks", &base),
+        configured: state.app.settings.webhook_url.is_some(),
+        rows: page
+            .items
+            .iter()
+            .map(|d| DeliveryLine {
+                id: d.id,
+                event: d.event.clone(),
+                case_id: d.case_id,
+                attempts: d.attempts,
+                next: d.next_attempt_at.map(format_time).unwrap_or_default(),
+                error: d.last_error.clone().unwrap_or_default(),
+                at: format_time(d.created_at),
+            })
+            .collect(),
+        pager: Pager::new(&page, &base),
+        status,
+    };
+    Ok(render(&view, t.lang)?.into_response())
+}
+
+pub async fn retry_webhook(
+    State(state): State<AppState>,
+    Ui(t): Ui,
+    SignedIn(session): SignedIn,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<Response, PageError> {
+    state
+        .app
+        .retry_webhook(&session.actor, id)
+        .await
+        .map_err(|e| PageError::new(e, t.lang))?;
+    Ok(axum::response::Redirect::to("/admin/webhooks?status=pending").into_response())
+}

@@ -57,6 +57,8 @@ pub fn routes() -> Router<AppState> {
             get(admin::import_form).post(admin::import),
         )
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/webhooks", get(admin::webhooks))
+        .route("/admin/webhooks/{id}/retry", post(admin::retry_webhook))
         .route("/api/docs", get(admin::api_docs))
         .route("/stats", get(stats::page))
         .route("/stats/data.json", get(stats::data))
