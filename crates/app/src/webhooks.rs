@@ -91,7 +91,10 @@ async fn post(target: &Target, secret: Option<&str>, d: &DeliveryRow) -> Result<
         d.id
     );
     if let Some(s) = secret {
-        head.push_str(&format!("X-Jinlin-Signature: sha256={}\r\n", signature(s, body)));
+        head.push_str(&format!(
+            "X-Jinlin-Signature: sha256={}\r\n",
+            signature(s, body)
+        ));
     }
     head.push_str("Connection: close\r\n\r\n");
     let exchange = async {
@@ -155,7 +158,9 @@ impl App {
             let now = self.now();
             match outcome {
                 Ok(()) => {
-                    self.store.record_delivery(d.id, true, None, None, now).await?;
+                    self.store
+                        .record_delivery(d.id, true, None, None, now)
+                        .await?;
                     delivered += 1;
                 }
                 Err(e) => {
@@ -186,7 +191,10 @@ impl App {
             return Err(AppError::Forbidden("仅系统管理员可以查看推送记录".into()));
         }
         if !matches!(status, "pending" | "delivered" | "dead") {
-            return Err(AppError::invalid("status", "状态：只能是 pending、delivered 或 dead"));
+            return Err(AppError::invalid(
+                "status",
+                "状态：只能是 pending、delivered 或 dead",
+            ));
         }
         let page = page.max(1);
         let (items, total) = self.store.deliveries(status, page, 50).await?;
@@ -204,15 +212,23 @@ impl App {
             return Err(AppError::Forbidden("仅系统管理员可以重新推送".into()));
         }
         let now = self.now();
-        self.store.retry_delivery(id, now).await.map_err(|e| match e {
-            jinlin_store::StoreError::NotFound => {
-                AppError::NotFound(format!("推送 #{id} 不存在或不是失败状态"))
-            }
-            other => other.into(),
-        })?;
+        self.store
+            .retry_delivery(id, now)
+            .await
+            .map_err(|e| match e {
+                jinlin_store::StoreError::NotFound => {
+                    AppError::NotFound(format!("推送 #{id} 不存在或不是失败状态"))
+                }
+                other => other.into(),
+            })?;
         self.store
             .append_audit(
-                &actor.audit("webhook.retry", &format!("delivery:{id}"), "ok", String::new()),
+                &actor.audit(
+                    "webhook.retry",
+                    &format!("delivery:{id}"),
+                    "ok",
+                    String::new(),
+                ),
                 now,
             )
             .await?;
@@ -235,8 +251,15 @@ mod tests {
                 path: "/hooks/jinlin".into()
             })
         );
-        assert_eq!(check_url("http://hub.local").map(|t| (t.port, t.path)), Ok((80, "/".into())));
-        assert!(check_url("https://hub.example").unwrap_err().contains("http://"));
+        assert_eq!(
+            check_url("http://hub.local").map(|t| (t.port, t.path)),
+            Ok((80, "/".into()))
+        );
+        assert!(
+            check_url("https://hub.example")
+                .unwrap_err()
+                .contains("http://")
+        );
         assert!(check_url("http://hub:99999/").unwrap_err().contains("端口"));
     }
 

@@ -99,8 +99,13 @@ impl Config {
                 anyhow::bail!("配置项 {name} 须为正整数，当前为 {value}");
             }
         }
-        if let Some(url) = config.webhook_url.as_deref().filter(|u| !u.trim().is_empty()) {
-            jinlin_app::webhooks::check_url(url.trim()).map_err(|e| anyhow::anyhow!("配置有误：{e}"))?;
+        if let Some(url) = config
+            .webhook_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        {
+            jinlin_app::webhooks::check_url(url.trim())
+                .map_err(|e| anyhow::anyhow!("配置有误：{e}"))?;
         }
         Ok(config)
     }

@@ -289,8 +289,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("api.title", "接口文档", "API documentation"),
     ("nav.webhooks", "推送记录", "Webhook deliveries"),
     ("webhooks.title", "推送记录", "Webhook deliveries"),
-    ("webhooks.subtitle", "案件事件以签名 JSON 推送到配置的地址；失败自动重试，重试用尽的列在“失败”中。", "Case events are POSTed as signed JSON; failures are retried with backoff and end up under Dead."),
-    ("webhooks.off", "未配置推送地址（webhook_url），不会推送任何事件。", "No webhook_url is configured: nothing is sent."),
+    (
+        "webhooks.subtitle",
+        "案件事件以签名 JSON 推送到配置的地址；失败自动重试，重试用尽的列在“失败”中。",
+        "Case events are POSTed as signed JSON; failures are retried with backoff and end up under Dead.",
+    ),
+    (
+        "webhooks.off",
+        "未配置推送地址（webhook_url），不会推送任何事件。",
+        "No webhook_url is configured: nothing is sent.",
+    ),
     ("webhooks.dead", "失败", "Dead"),
     ("webhooks.pending", "待推送", "Pending"),
     ("webhooks.delivered", "已送达", "Delivered"),

@@ -1637,3 +1637,168 @@ async fn statistics_page_charts_and_excel_export_respect_jurisdiction() {
     })
     .await;
 }
+
+// ----- outbound webhook -----------------------------------------------------------------------
+
+/// A receiver on a free local port that answers every POST with `status` and keeps what it got.
+async fn receiver(status: u16) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Read the head, then as many body bytes as Content-Length says.
+                loop {
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("Content-Length: "))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                keep.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf).into_owned());
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = s.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (format!("http://{addr}/hooks/jinlin"), got)
+}
+
+#[tokio::test]
+async fn case_events_are_pushed_signed_retried_and_kept_as_dead_letters() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let (ok_url, got) = receiver(200).await;
+        let clock_offset = h.offset.clone();
+        let now = move || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64
+                + clock_offset.load(Ordering::SeqCst)
+        };
+        let with_hook = |url: &str| Settings {
+            webhook_url: Some(url.to_owned()),
+            webhook_secret: Some("s3cret".into()),
+            ..Settings::default()
+        };
+        let app = App::with_clock(
+            h.db.store.clone(),
+            with_hook(&ok_url),
+            Arc::new(now.clone()),
+        )
+        .await
+        .unwrap();
+        let category = app
+            .categories()
+            .iter()
+            .find(|c| c.parent_id.is_some())
+            .unwrap()
+            .id;
+        let intake = || jinlin_app::cases::Intake {
+            channel: jinlin_app::cases::Channel::Resident,
+            category_id: category,
+            description: "楼道灯不亮".into(),
+            location: jinlin_app::cases::Location {
+                point: None,
+                region_code: Some(FIRST_GRID.into()),
+                address: None,
+            },
+            reporter_name: Some("陈先生".into()),
+            reporter_phone: Some("13712345678".into()),
+            photos: Vec::new(),
+        };
+        let id = app.file_case(None, intake()).await.unwrap();
+        assert_eq!(app.deliver_webhooks().await.unwrap(), 1);
+        let request = got.lock().unwrap()[0].clone();
+        assert!(
+            request.starts_with("POST /hooks/jinlin HTTP/1.1"),
+            "{request}"
+        );
+        assert!(request.contains("X-Jinlin-Event: case.created"));
+        let body = &request[request.find("\r\n\r\n").unwrap() + 4..];
+        let signed = jinlin_app::webhooks::signature("s3cret", body.as_bytes());
+        assert!(request.contains(&format!("X-Jinlin-Signature: sha256={signed}")));
+        let payload: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(payload["event"], "case.created");
+        assert!(
+            !body.contains("13712345678") && !body.contains("陈先生"),
+            "no personal data"
+        );
+        assert_eq!(app.deliver_webhooks().await.unwrap(), 0, "delivered once");
+        let _ = id;
+
+        // A receiver that fails: retried with growing waits, then a dead letter an admin resends.
+        let (bad_url, bad_got) = receiver(500).await;
+        let failing = App::with_clock(h.db.store.clone(), with_hook(&bad_url), Arc::new(now))
+            .await
+            .unwrap();
+        failing.file_case(None, intake()).await.unwrap();
+        for _ in 0..8 {
+            assert_eq!(failing.deliver_webhooks().await.unwrap(), 0);
+            h.advance_minutes(13 * 60);
+        }
+        assert_eq!(
+            bad_got.lock().unwrap().len(),
+            8,
+            "first try and seven retries"
+        );
+        let admin = jinlin_app::accounts::actor_of(
+            &h.db.store.user_by_username("admin").await.unwrap().unwrap(),
+        );
+        let dead = failing.webhook_deliveries(&admin, "dead", 1).await.unwrap();
+        assert_eq!(dead.total, 1);
+        assert!(
+            dead.items[0]
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("500")
+        );
+        let mut page = Browser::signed_in(&h, "admin").await;
+        let list = page.get("/admin/webhooks?status=dead").await;
+        assert!(list.body.contains("HTTP 500"), "{}", list.body);
+        let retried = page
+            .post_form(
+                &format!("/admin/webhooks/{}/retry", dead.items[0].id),
+                &[("_csrf", &hidden(&list.body, "_csrf"))],
+            )
+            .await;
+        assert_eq!(retried.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            failing
+                .webhook_deliveries(&admin, "dead", 1)
+                .await
+                .unwrap()
+                .total,
+            0
+        );
+        let mut desk = Browser::signed_in(&h, "community").await;
+        assert_eq!(
+            desk.get("/admin/webhooks").await.status,
+            StatusCode::FORBIDDEN
+        );
+    })
+    .await;
+}
