@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod cases;
+pub mod categories;
 pub mod demo;
 mod error;
 pub mod regions;

@@ -1802,3 +1802,182 @@ async fn case_events_are_pushed_signed_retried_and_kept_as_dead_letters() {
     })
     .await;
 }
+
+// ----- case settings ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn admins_change_limits_routes_and_the_calendar_and_new_cases_follow() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let category = h
+            .app
+            .categories()
+            .iter()
+            .find(|c| c.parent_id.is_some() && c.kind == "appeal")
+            .unwrap()
+            .clone();
+        let mut admin = Browser::signed_in(&h, "admin").await;
+        let list = admin.get("/admin/categories").await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(list.body.contains(&category.name));
+        let path = format!("/admin/categories/{}", category.id);
+        let csrf = admin.csrf(&path).await;
+        let form = |response: &str, onsite: &str| -> Vec<(String, String)> {
+            [
+                ("_csrf", csrf.as_str()),
+                ("name", category.name.as_str()),
+                ("active", "1"),
+                ("response", response),
+                ("onsite", onsite),
+                ("resolution", "2"),
+                ("resolution_unit", "working_days"),
+                ("urgency", "urgent"),
+                ("level", "grid"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+        };
+        let bad = form("60", "30");
+        let refused = admin.post_form(&path, &pairs(&bad)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            refused.body.contains("到场时限：不能短于响应时限"),
+            "{}",
+            refused.body
+        );
+        let good = form("15", "");
+        let saved = admin.post_form(&path, &pairs(&good)).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let now_cat = h.app.category(category.id).unwrap();
+        assert_eq!(
+            now_cat.response,
+            jinlin_domain::deadlines::DeadlineSpec::NaturalMinutes(15)
+        );
+
+        // A unit and a route for the district: new cases of that category go to the unit.
+        let routing = admin.get("/admin/routing").await;
+        let csrf = hidden(&routing.body, "_csrf");
+        let added = admin
+            .post_form(
+                "/admin/routing/units",
+                &[
+                    ("_csrf", &csrf),
+                    ("name", "丰泽区城市管理局测试科"),
+                    ("kind", "department"),
+                    ("phone", "0595-22000000"),
+                ],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        let unit = h
+            .app
+            .handling_units(&jinlin_app::accounts::actor_of(
+                &h.db.store.user_by_username("admin").await.unwrap().unwrap(),
+            ))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|u| u.name == "丰泽区城市管理局测试科")
+            .unwrap();
+        let bad_region = admin
+            .post_form(
+                "/admin/routing/routes",
+                &[
+                    ("_csrf", &csrf),
+                    ("category", &category.id.to_string()),
+                    ("region", "999999999999"),
+                    ("unit", &unit.id.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(bad_region.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad_region.body.contains("区划："), "{}", bad_region.body);
+        let routed = admin
+            .post_form(
+                "/admin/routing/routes",
+                &[
+                    ("_csrf", &csrf),
+                    ("category", &category.id.to_string()),
+                    ("region", "350503000000"),
+                    ("unit", &unit.id.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(routed.status, StatusCode::SEE_OTHER, "{}", routed.body);
+
+        // A local holiday tomorrow pushes a working-day deadline out by a day.
+        let file = || async {
+            let id = h
+                .app
+                .file_case(
+                    None,
+                    jinlin_app::cases::Intake {
+                        channel: jinlin_app::cases::Channel::Resident,
+                        category_id: category.id,
+                        description: "测试时限".into(),
+                        location: jinlin_app::cases::Location {
+                            point: None,
+                            region_code: Some(FIRST_GRID.into()),
+                            address: None,
+                        },
+                        reporter_name: None,
+                        reporter_phone: Some("13712345678".into()),
+                        photos: Vec::new(),
+                    },
+                )
+                .await
+                .unwrap();
+            h.db.store.case_by_id(id).await.unwrap().unwrap()
+        };
+        let before = file().await;
+        assert_eq!(before.unit_id, Some(unit.id), "routed to the unit");
+        assert_eq!(before.response_due - before.created_at, 15 * 60_000);
+        // Mark the next three days off (whatever they are) and file again.
+        let today = jinlin_domain::deadlines::Date::from_epoch_ms(h.app.now());
+        let mut day = today;
+        for _ in 0..3 {
+            day = day.succ();
+            let cal = admin.get("/admin/calendar").await;
+            let done = admin
+                .post_form(
+                    "/admin/calendar",
+                    &[
+                        ("_csrf", &hidden(&cal.body, "_csrf")),
+                        ("day", &day.to_string()),
+                        ("kind", "holiday"),
+                        ("note", "测试放假"),
+                    ],
+                )
+                .await;
+            assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        }
+        let after = file().await;
+        assert!(
+            after.resolution_due > before.resolution_due,
+            "holidays push the deadline: {} vs {}",
+            after.resolution_due,
+            before.resolution_due
+        );
+        let bad_day = admin
+            .post_form(
+                "/admin/calendar",
+                &[("_csrf", &csrf), ("day", "2026-02-30"), ("kind", "holiday")],
+            )
+            .await;
+        assert_eq!(bad_day.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!h.audit("category.update").await.is_empty());
+        assert!(!h.audit("calendar.set").await.is_empty());
+
+        let mut desk = Browser::signed_in(&h, "community").await;
+        assert_eq!(
+            desk.get("/admin/categories").await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            desk.get("/admin/routing").await.status,
+            StatusCode::FORBIDDEN
+        );
+    })
+    .await;
+}

@@ -3,6 +3,7 @@
 
 mod admin;
 mod cases;
+mod categories;
 mod home;
 mod public;
 mod regions;
@@ -58,6 +59,18 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/audit", get(admin::audit))
         .route("/admin/webhooks", get(admin::webhooks))
+        .route("/admin/categories", get(categories::categories))
+        .route(
+            "/admin/categories/{id}",
+            get(categories::category_form).post(categories::save_category),
+        )
+        .route("/admin/routing", get(categories::routing))
+        .route("/admin/routing/units", post(categories::add_unit))
+        .route("/admin/routing/routes", post(categories::set_route))
+        .route(
+            "/admin/calendar",
+            get(categories::calendar).post(categories::set_day),
+        )
         .route("/admin/webhooks/{id}/retry", post(admin::retry_webhook))
         .route("/api/docs", get(admin::api_docs))
         .route("/stats", get(stats::page))
