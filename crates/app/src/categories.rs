@@ -65,12 +65,11 @@ fn spec_of(c: &Category, parent_code: Option<String>) -> CategorySpec {
 
 /// The district an administrator's settings belong to.
 async fn tenant_of(app: &App, actor: &Actor) -> Result<String, AppError> {
-    Ok(app
-        .store
+    app.store
         .region_by_id(actor.region_id)
         .await?
         .map(|r| r.tenant)
-        .ok_or_else(|| AppError::Forbidden("账号未绑定区县".into()))?)
+        .ok_or_else(|| AppError::Forbidden("账号未绑定区县".into()))
 }
 
 impl App {
