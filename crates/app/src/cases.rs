@@ -1600,7 +1600,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The deadline that matters now for a case.
-fn current_due(case: &CaseRow, policy: &rules::Policy) -> Option<i64> {
+pub(crate) fn current_due(case: &CaseRow, policy: &rules::Policy) -> Option<i64> {
     let s = &case.state;
     if s.stage.is_terminal() || s.suspended {
         return None;
