@@ -1102,6 +1102,11 @@ mod tests {
             );
             assert!(n("SELECT COUNT(*) FROM cases WHERE merged_into IS NOT NULL").await > 50);
             assert_eq!(n("SELECT COUNT(DISTINCT grid_id) FROM cases").await, 150);
+            let titled = "SELECT COUNT(*) FROM notifications WHERE title LIKE '%{case}%'";
+            assert_eq!(n(titled).await, 0, "every message names its case");
+            let unread = "SELECT COUNT(*) FROM notifications n JOIN users u ON u.id = n.user_id \
+                 WHERE u.username = 'grid' AND n.read_at IS NULL";
+            assert!(n(unread).await > 0, "the grid worker has unread messages");
 
             // The stored state agrees with the columns, and routes with the store's lookup.
             let app = crate::App::with_clock(

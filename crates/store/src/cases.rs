@@ -1851,7 +1851,7 @@ pub struct SeededCase {
     /// Oldest first: `(at, row)`.
     pub events: Vec<(i64, NewEvent)>,
     pub whistles: Vec<SeededWhistle>,
-    /// `(created_at, read_at, message)`
+    /// `(created_at, read_at, message)`; `{case}` in a title becomes the new case id.
     pub notifications: Vec<(i64, Option<i64>, NewNotification)>,
 }
 
@@ -2065,7 +2065,7 @@ impl Store {
                     Val::from(n.user_id),
                     Val::from(id),
                     Val::from(n.kind.as_str()),
-                    Val::from(n.title.as_str()),
+                    Val::from(n.title.replace("{case}", &id.to_string())),
                     Val::from(n.body.as_str()),
                     Val::from(*at),
                     Val::from(*read),

@@ -20,7 +20,8 @@ use jinlin_domain::regions::{NewRegion, RegionLevel};
 use jinlin_store::Store;
 use jinlin_store::audit::NewAudit;
 use jinlin_store::cases::{
-    CaseRow, CaseSetup, Category, NewEvent, NewTeam, NewUnit, SeededCase, SeededWhistle,
+    CaseRow, CaseSetup, Category, NewEvent, NewNotification, NewTeam, NewUnit, SeededCase,
+    SeededWhistle,
 };
 
 use super::catalogue::{self as cat, KINDS, QINLAO, TEAM_KINDS, UNITS};
@@ -41,6 +42,8 @@ const DAY: i64 = 24 * HOUR;
 const SWEEP_LAG: i64 = 20_000;
 /// Share of duplicates (重复件) merged into an earlier case, per mille.
 const MERGED_PER_MILLE: usize = 30;
+/// Inbox messages are kept for the last few days only.
+const INBOX_DAYS: i64 = 3;
 
 /// A handling unit of the demo county and its accounts.
 #[derive(Debug, Clone, PartialEq)]
@@ -781,9 +784,80 @@ struct Sim<'w> {
     grid: usize,
     desk: usize,
     reporter: Who,
+    /// `(created_at, read_at, message)`; titles carry `{case}` for the id.
+    inbox: Vec<(i64, Option<i64>, NewNotification)>,
+    now: i64,
 }
 
 impl Sim<'_> {
+    /// Inbox messages for the last few days, to the people `App::act` would tell.
+    fn notify(&mut self, at: i64, action: &Action, actor: &Who) {
+        if at < self.now - INBOX_DAYS * DAY {
+            return;
+        }
+        let assignee = |sim: &Sim<'_>| -> Vec<Who> {
+            match sim.row.state.assignee {
+                Some(Assignee::Community(_)) => sim.community().desk.clone(),
+                Some(_) => vec![sim.handler()],
+                None => Vec::new(),
+            }
+        };
+        let (title, mut to) = match action {
+            Action::Dispatch { .. } => ("新派单：案件 #{case}".to_string(), assignee(self)),
+            Action::Urge
+            | Action::Supervise { .. }
+            | Action::VerifyFail { .. }
+            | Action::Reopen { .. } => {
+                let title = format!("案件 #{{case}} {}", action.kind().zh());
+                (title, assignee(self))
+            }
+            Action::Resolve { .. } => (
+                "案件 #{case} 已办结，请核查".to_string(),
+                vec![self.world.grids[self.grid].worker.clone()],
+            ),
+            Action::Return { .. }
+            | Action::RequestExtension { .. }
+            | Action::RequestSuspension { .. } => {
+                let title = format!("案件 #{{case}} {}，待处理", action.kind().zh());
+                (title, self.community().desk.clone())
+            }
+            _ => (
+                format!("您的诉求 #{{case}} {}", self.row.state.stage.zh()),
+                Vec::new(),
+            ),
+        };
+        if matches!(
+            action,
+            Action::Accept
+                | Action::Reject { .. }
+                | Action::Resolve { .. }
+                | Action::VerifyPass
+                | Action::Close
+        ) && self.reporter.id.is_some()
+        {
+            to.push(self.reporter.clone());
+        }
+        let body: String = self.row.description.chars().take(60).collect();
+        let read = (at < self.now - DAY).then_some(at + HOUR);
+        let mut seen = Vec::new();
+        for who in to {
+            let Some(user_id) = who
+                .id
+                .filter(|id| Some(*id) != actor.id && !seen.contains(id))
+            else {
+                continue;
+            };
+            seen.push(user_id);
+            let message = NewNotification {
+                user_id,
+                kind: action.kind().as_str().into(),
+                title: title.clone(),
+                body: body.clone(),
+            };
+            self.inbox.push((at, read, message));
+        }
+    }
+
     fn community(&self) -> &Community {
         let grid = &self.world.grids[self.grid()];
         &self.world.communities[grid.community]
@@ -885,6 +959,9 @@ impl Sim<'_> {
     ) {
         self.row = advance_row(&self.row, t, action, kind, who.id, at, &self.world.policy);
         self.row.version += 1;
+        if kind != ActorKind::System {
+            self.notify(at, action, who);
+        }
         let public = !matches!(
             action,
             Action::Supervise { .. } | Action::Escalate | Action::Whistle
@@ -1066,6 +1143,8 @@ fn play(rng: &mut Rng, world: &World, plan: &Plan, now: i64) -> Result<SeededCas
         grid: plan.grid,
         desk: rng.below(2),
         reporter,
+        inbox: Vec::new(),
+        now,
     };
     let note = format!(
         "{}：{}",
@@ -1113,6 +1192,26 @@ fn play(rng: &mut Rng, world: &World, plan: &Plan, now: i64) -> Result<SeededCas
         sim.row.level = HandlingLevel::Grid.as_str().into();
     }
     sim.row.next_check_at = next_check(&sim.row, &world.policy, created);
+    if created >= now - INBOX_DAYS * DAY && plan.merge_into.is_none() {
+        let (kind, title, to) = if help {
+            let title = format!("新求助：{}", category.name);
+            ("dispatch", title, vec![grid.worker.clone()])
+        } else {
+            let title = format!("新案件待受理：{}", category.name);
+            ("new_case", title, community.desk.clone())
+        };
+        let body: String = sim.row.description.chars().take(60).collect();
+        let read = (created < now - DAY).then_some(created + HOUR);
+        for user_id in to.iter().filter_map(|w| w.id) {
+            let message = NewNotification {
+                user_id,
+                kind: kind.into(),
+                title: title.clone(),
+                body: body.clone(),
+            };
+            sim.inbox.push((created, read, message));
+        }
+    }
 
     let steps = script(rng, world, plan, &sim, category, unit);
     let mut at = created;
@@ -1197,7 +1296,7 @@ fn play(rng: &mut Rng, world: &World, plan: &Plan, now: i64) -> Result<SeededCas
         row: sim.row,
         events: sim.events,
         whistles: sim.whistles,
-        notifications: Vec::new(),
+        notifications: sim.inbox,
     })
 }
 
