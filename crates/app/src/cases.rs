@@ -1197,45 +1197,16 @@ impl App {
                 },
             }
         })?;
-        let mut row = case.clone();
-        row.state = t.new_state.clone();
         let ak = action.kind();
-        if kind != ActorKind::System
-            && kind != ActorKind::Reporter
-            && is_staff_response(ak)
-            && row.responded_at.is_none()
-        {
-            row.responded_at = Some(now);
-        }
-        match action {
-            Action::Take => row.handler_id = actor.and_then(|a| a.user_id),
-            Action::Return { .. } => row.handler_id = None,
-            Action::Dispatch { to } => {
-                row.handler_id = None;
-                row.level = level_of(*to).as_str().into();
-                if let Assignee::Department(u) = to {
-                    row.unit_id = Some(*u);
-                }
-            }
-            Action::Arrive if row.onsite_at.is_none() => row.onsite_at = Some(now),
-            Action::Resolve { .. } => row.resolved_at = Some(now),
-            Action::Merge { into } => row.merged_into = Some(*into),
-            Action::ApproveExtension => {
-                if let Some(until) = row.state.extended_until {
-                    row.resolution_due = until;
-                }
-            }
-            Action::Escalate => {
-                let lvl = HandlingLevel::parse(&row.level).unwrap_or(HandlingLevel::Grid);
-                row.level = lvl.next().unwrap_or(lvl).as_str().into();
-                row.overdue = true;
-            }
-            _ => {}
-        }
-        if t.to.is_terminal() && row.closed_at.is_none() {
-            row.closed_at = Some(now);
-        }
-        row.next_check_at = next_check(&row, &policy, now);
+        let mut row = advance_row(
+            case,
+            &t,
+            action,
+            kind,
+            actor.and_then(|a| a.user_id),
+            now,
+            &policy,
+        );
         let mut text = t.note.clone();
         // The domain names the assignee by id; the timeline should say who it is.
         if let Action::Dispatch { to } = action {
@@ -1537,46 +1508,27 @@ impl App {
             let Some(case) = self.store.case_by_id(id).await? else {
                 continue;
             };
-            let action = if case.stage() == Stage::Verified {
-                Action::Close
-            } else {
-                Action::Escalate
-            };
-            let result = if rules::check(
-                &case.state,
-                action.kind(),
-                ActorKind::System,
-                now,
-                &policy,
-            )
-            .is_ok()
-                && due_passed(&case, now)
-            {
-                self.transition(
-                    &case,
-                    &action,
-                    ActorKind::System,
-                    None,
-                    None,
-                    Vec::new(),
-                    &[],
-                )
-                .await
-                .map(|_| true)
-            } else {
-                // Not due (an action moved the deadline) or no tier left: mark overdue and
-                // reschedule, without a timeline row.
-                let over = due_passed(&case, now) && case.stage() != Stage::Verified;
-                let next = if over {
-                    None
-                } else {
-                    next_check(&case, &policy, now)
-                };
-                self.store
-                    .set_case_schedule(case.id, case.overdue || over, next)
+            let result = match sweep_action(&case, now, &policy) {
+                Some(action) => self
+                    .transition(
+                        &case,
+                        &action,
+                        ActorKind::System,
+                        None,
+                        None,
+                        Vec::new(),
+                        &[],
+                    )
                     .await
-                    .map(|_| over && !case.overdue)
-                    .map_err(AppError::from)
+                    .map(|_| true),
+                None => {
+                    let (overdue, next) = sweep_schedule(&case, now, &policy);
+                    self.store
+                        .set_case_schedule(case.id, overdue, next)
+                        .await
+                        .map(|_| overdue && !case.overdue)
+                        .map_err(AppError::from)
+                }
             };
             match result {
                 Ok(true) => changed += 1,
@@ -1682,13 +1634,20 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The deadline that matters now for a case.
-fn current_due(case: &CaseRow, policy: &rules::Policy) -> Option<i64> {
+pub(crate) fn current_due(case: &CaseRow, policy: &rules::Policy) -> Option<i64> {
     let s = &case.state;
     if s.stage.is_terminal() || s.suspended {
         return None;
     }
     if s.stage == Stage::Verified {
-        return s.verified_at.map(|v| v + policy.rating_window_ms);
+        // The sweeper's close waits for the rating window and, after an unsatisfied rating,
+        // for the reopen window (`rules::check`); looking earlier would find nothing to do.
+        return match (s.rating, s.rated_at) {
+            (Some(rules::Satisfaction::Unsatisfied), Some(at)) => {
+                Some(at + policy.reopen_window_ms)
+            }
+            _ => s.verified_at.map(|v| v + policy.rating_window_ms),
+        };
     }
     let mut due = case.resolution_due;
     if case.responded_at.is_none() {
@@ -1712,7 +1671,7 @@ fn due_passed(case: &CaseRow, now: i64) -> bool {
 /// When the sweeper must look at the case again: at its current deadline, or, once that has
 /// passed, one escalation step later (the span of the case's own deadline, between 5 minutes
 /// and a day), so each tier gets time before the next one is called.
-fn next_check(case: &CaseRow, policy: &rules::Policy, now: i64) -> Option<i64> {
+pub(crate) fn next_check(case: &CaseRow, policy: &rules::Policy, now: i64) -> Option<i64> {
     let due = current_due(case, policy)?;
     if due > now {
         return Some(due);
@@ -1727,8 +1686,90 @@ fn next_check(case: &CaseRow, policy: &rules::Policy, now: i64) -> Option<i64> {
     Some(now + span)
 }
 
+/// The row after a legal transition `t`: the columns the state machine does not keep (who took
+/// it, the tier, response, on-site, resolution and closing times, the sweeper's next look).
+/// Shared by [`App::transition`] and the demo county, so seeded cases are stored the same way.
+pub(crate) fn advance_row(
+    case: &CaseRow,
+    t: &rules::Transition,
+    action: &Action,
+    kind: ActorKind,
+    actor_id: Option<i64>,
+    now: i64,
+    policy: &rules::Policy,
+) -> CaseRow {
+    let mut row = case.clone();
+    row.state = t.new_state.clone();
+    let ak = action.kind();
+    if kind != ActorKind::System
+        && kind != ActorKind::Reporter
+        && is_staff_response(ak)
+        && row.responded_at.is_none()
+    {
+        row.responded_at = Some(now);
+    }
+    match action {
+        Action::Take => row.handler_id = actor_id,
+        Action::Return { .. } => row.handler_id = None,
+        Action::Dispatch { to } => {
+            row.handler_id = None;
+            row.level = level_of(*to).as_str().into();
+            if let Assignee::Department(u) = to {
+                row.unit_id = Some(*u);
+            }
+        }
+        Action::Arrive if row.onsite_at.is_none() => row.onsite_at = Some(now),
+        Action::Resolve { .. } => row.resolved_at = Some(now),
+        Action::Merge { into } => row.merged_into = Some(*into),
+        Action::ApproveExtension => {
+            if let Some(until) = row.state.extended_until {
+                row.resolution_due = until;
+            }
+        }
+        Action::Escalate => {
+            let lvl = HandlingLevel::parse(&row.level).unwrap_or(HandlingLevel::Grid);
+            row.level = lvl.next().unwrap_or(lvl).as_str().into();
+            row.overdue = true;
+        }
+        _ => {}
+    }
+    if t.to.is_terminal() && row.closed_at.is_none() {
+        row.closed_at = Some(now);
+    }
+    row.next_check_at = next_check(&row, policy, now);
+    row
+}
+
+/// The sweeper's move on a case that came due: close a verified case whose rating window ran
+/// out, escalate anything else past its deadline; None when neither is due or allowed.
+pub(crate) fn sweep_action(case: &CaseRow, now: i64, policy: &rules::Policy) -> Option<Action> {
+    let action = if case.stage() == Stage::Verified {
+        Action::Close
+    } else {
+        Action::Escalate
+    };
+    let allowed = rules::check(&case.state, action.kind(), ActorKind::System, now, policy).is_ok();
+    (allowed && due_passed(case, now)).then_some(action)
+}
+
+/// When the sweeper may not act (an action moved the deadline, or no tier is left): the
+/// overdue flag and the next check, stored without a timeline row.
+pub(crate) fn sweep_schedule(
+    case: &CaseRow,
+    now: i64,
+    policy: &rules::Policy,
+) -> (bool, Option<i64>) {
+    let over = due_passed(case, now) && case.stage() != Stage::Verified;
+    let next = if over {
+        None
+    } else {
+        next_check(case, policy, now)
+    };
+    (case.overdue || over, next)
+}
+
 /// A row with the values a new case will have, for scheduling before it is stored.
-fn preview_row(c: &NewCase, category: &Category) -> CaseRow {
+pub(crate) fn preview_row(c: &NewCase, category: &Category) -> CaseRow {
     CaseRow {
         id: 0,
         tenant: c.tenant.clone(),

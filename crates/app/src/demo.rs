@@ -12,11 +12,16 @@
 //! runs — 64 cells per street, then communities, compounds and grids of 1–2 cells — so every
 //! unit is a contiguous, compact patch.
 
+mod cases;
+mod catalogue;
+
 use std::collections::{HashMap, HashSet};
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 use jinlin_domain::accounts::{PostKind, Role};
 use jinlin_domain::regions::{NewRegion, RegionLevel};
+
+pub use cases::{DEMO_CASES, DEMO_DAYS, DemoTeam, DemoUnit};
 
 /// Demo only: the password of every demo account. Never use the demo data in production.
 pub const DEMO_PASSWORD: &str = "Jinlin@2026";
@@ -42,6 +47,10 @@ pub struct DemoCounty {
     pub regions: Vec<NewRegion>,
     /// The headline accounts of [`demo_logins`] first, then the staff of every unit.
     pub users: Vec<DemoUser>,
+    /// Handling units (县直部门 / 共建单位), the headline `dept` account's first.
+    pub units: Vec<DemoUnit>,
+    /// Five volunteer teams per community.
+    pub teams: Vec<DemoTeam>,
 }
 
 /// The headline accounts, in the order README lists them.
@@ -253,8 +262,13 @@ pub fn demo_county() -> DemoCounty {
     let mut rng = Rng(SEED);
     let lattice = Lattice::new(&mut rng);
     let regions = plan_regions(&mut rng, &lattice);
-    let users = plan_users(&mut rng, &regions);
-    DemoCounty { regions, users }
+    let (users, units, teams) = plan_users(&mut rng, &regions);
+    DemoCounty {
+        regions,
+        users,
+        units,
+        teams,
+    }
 }
 
 fn plan_regions(rng: &mut Rng, lattice: &Lattice) -> Vec<NewRegion> {
@@ -429,7 +443,10 @@ impl People<'_> {
     }
 }
 
-fn plan_users(rng: &mut Rng, regions: &[NewRegion]) -> Vec<DemoUser> {
+fn plan_users(
+    rng: &mut Rng,
+    regions: &[NewRegion],
+) -> (Vec<DemoUser>, Vec<DemoUnit>, Vec<DemoTeam>) {
     let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
     for r in regions {
         if let Some(parent) = &r.parent_code {
@@ -526,7 +543,9 @@ fn plan_users(rng: &mut Rng, regions: &[NewRegion]) -> Vec<DemoUser> {
                 posts(PostKind::BuildingHead, &group);
         }
     }
-    p.users
+    // Last, so the accounts above stay what they were before units and teams existed.
+    let (units, teams) = cases::plan_staff(&mut p, regions);
+    (p.users, units, teams)
 }
 
 /// The headline accounts listed in README and printed at start: (username, role, region name).
@@ -554,8 +573,9 @@ pub fn demo_logins(county: &DemoCounty) -> Vec<(String, Role, String)> {
         .collect()
 }
 
-/// Writes the demo county into an empty database: regions, accounts and posts, each in one
-/// transaction. Returns false (and writes nothing) when the database already has regions.
+/// Writes the demo county into an empty database: regions, accounts and posts, units, teams
+/// and routes, then the cases, each in one transaction. Returns false (and writes nothing) when
+/// the database already has regions.
 pub async fn seed(store: &jinlin_store::Store, now: i64) -> Result<bool, crate::AppError> {
     use jinlin_store::accounts::NewUser;
     use jinlin_store::audit::NewAudit;
@@ -603,6 +623,7 @@ pub async fn seed(store: &jinlin_store::Store, now: i64) -> Result<bool, crate::
     store
         .seed_accounts(&users, &posts, &audit("demo.accounts", "users"), now)
         .await?;
+    cases::seed(store, &county, &audit("demo.cases", "cases"), now).await?;
     Ok(true)
 }
 
@@ -996,6 +1017,169 @@ mod tests {
             let (lng, lat) = grids::centroid(p).unwrap();
             assert_eq!(index.locate(lng, lat), Some(code));
         }
+    }
+
+    use jinlin_domain::cases::Stage;
+
+    /// 2026-01-01 00:00 China Standard Time.
+    const NOW: i64 = 1_767_196_800_000;
+
+    async fn scalar(db: &jinlin_store::testing::TestDb, sql: &str) -> i64 {
+        use sqlx::Row;
+        let pool = jinlin_store::testing::raw_pool(&db.url).await.unwrap();
+        let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        pool.close().await;
+        n
+    }
+
+    #[tokio::test]
+    async fn seeding_builds_a_working_case_loop_on_every_backend() {
+        jinlin_store::testing::on_every_backend(|db| async move {
+            assert!(seed(&db.store, NOW).await.unwrap());
+            assert!(
+                !seed(&db.store, NOW).await.unwrap(),
+                "a second seed is a no-op"
+            );
+            let n = |sql: &'static str| {
+                let db = db.clone();
+                async move { scalar(&db, sql).await }
+            };
+            assert_eq!(n("SELECT COUNT(*) FROM cases").await, DEMO_CASES as i64);
+            assert_eq!(n("SELECT COUNT(*) FROM units").await, 15);
+            assert_eq!(n("SELECT COUNT(*) FROM teams").await, 60);
+            let oldest = n("SELECT CAST(MIN(created_at) AS BIGINT) FROM cases").await;
+            assert!(oldest >= NOW - DEMO_DAYS * 86_400_000, "{oldest}");
+            assert!(n("SELECT CAST(MAX(created_at) AS BIGINT) FROM cases").await < NOW);
+            for stage in Stage::ALL {
+                let sql = format!(
+                    "SELECT COUNT(*) FROM cases WHERE stage = '{}'",
+                    stage.as_str()
+                );
+                let count = scalar(&db, &sql).await;
+                assert!(count >= 3, "{count} cases {}", stage.as_str());
+            }
+            for channel in ["resident", "patrol", "hotline", "api"] {
+                let sql = format!("SELECT COUNT(*) FROM cases WHERE channel = '{channel}'");
+                assert!(scalar(&db, &sql).await > 100, "{channel}");
+            }
+            // Each case's latest timeline row ends where the case stands.
+            let astray = "SELECT COUNT(*) FROM cases c WHERE c.stage <> (SELECT e.to_stage \
+                 FROM case_events e WHERE e.case_id = c.id ORDER BY e.id DESC LIMIT 1)";
+            assert_eq!(n(astray).await, 0);
+            let first = "SELECT COUNT(*) FROM cases c WHERE (SELECT e.action FROM case_events e \
+                 WHERE e.case_id = c.id ORDER BY e.id LIMIT 1) <> 'report'";
+            assert_eq!(n(first).await, 0);
+            assert_eq!(
+                n("SELECT COUNT(*) FROM cases WHERE is_open = 0 AND closed_at IS NULL").await,
+                0
+            );
+            assert_eq!(
+                n(
+                    "SELECT COUNT(*) FROM cases WHERE resolved_at IS NOT NULL AND \
+                   resolved_at < created_at"
+                )
+                .await,
+                0
+            );
+            assert!(n("SELECT COUNT(*) FROM cases WHERE overdue = 1 AND is_open = 1").await > 10);
+            assert!(n("SELECT COUNT(*) FROM case_events WHERE action = 'escalate'").await > 50);
+            assert!(n("SELECT COUNT(*) FROM cases WHERE supervised = 1").await > 20);
+            assert!(n("SELECT COUNT(*) FROM cases WHERE suspended = 1").await > 0);
+            assert!(n("SELECT COUNT(*) FROM cases WHERE pending = 1").await > 0);
+            assert!(n("SELECT COUNT(*) FROM cases WHERE rework_count > 0").await > 50);
+            assert!(n("SELECT COUNT(*) FROM case_whistles").await > 50);
+            assert!(n("SELECT COUNT(*) FROM case_whistles WHERE reported_in_at IS NULL").await > 0);
+            let satisfied = n("SELECT COUNT(*) FROM cases WHERE rating = 'satisfied'").await;
+            let unsatisfied = n("SELECT COUNT(*) FROM cases WHERE rating = 'unsatisfied'").await;
+            assert!(
+                satisfied > 10 * unsatisfied && unsatisfied > 0,
+                "{satisfied} {unsatisfied}"
+            );
+            assert!(n("SELECT COUNT(*) FROM cases WHERE merged_into IS NOT NULL").await > 50);
+            assert_eq!(n("SELECT COUNT(DISTINCT grid_id) FROM cases").await, 150);
+            let titled = "SELECT COUNT(*) FROM notifications WHERE title LIKE '%{case}%'";
+            assert_eq!(n(titled).await, 0, "every message names its case");
+            let unread = "SELECT COUNT(*) FROM notifications n JOIN users u ON u.id = n.user_id \
+                 WHERE u.username = 'grid' AND n.read_at IS NULL";
+            assert!(n(unread).await > 0, "the grid worker has unread messages");
+
+            // The stored state agrees with the columns, and routes with the store's lookup.
+            let app = crate::App::with_clock(
+                db.store.clone(),
+                crate::Settings::default(),
+                std::sync::Arc::new(|| NOW),
+            )
+            .await
+            .unwrap();
+            let ids: Vec<i64> = (1..=DEMO_CASES as i64).step_by(37).collect();
+            for id in ids {
+                let case = db.store.case_by_id(id).await.unwrap().unwrap();
+                let s = &case.state;
+                assert_eq!(case.closed_at.is_some(), s.stage.is_terminal(), "#{id}");
+                if matches!(s.stage, Stage::Resolved | Stage::Verified) {
+                    assert!(
+                        case.resolved_at.is_some() && case.responded_at.is_some(),
+                        "#{id}"
+                    );
+                }
+                let events = db.store.case_events(id).await.unwrap();
+                assert!(
+                    events.windows(2).all(|w| w[0].at <= w[1].at),
+                    "#{id} in order"
+                );
+                let region = db
+                    .store
+                    .region_by_id(case.region_id)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let mut path: Vec<i64> = db
+                    .store
+                    .ancestors(&region)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.id)
+                    .collect();
+                path.push(region.id);
+                let category = app.category(case.category_id).unwrap();
+                let chain: Vec<i64> = std::iter::once(category.id)
+                    .chain(category.parent_id)
+                    .collect();
+                let unit = db.store.route_for(&chain, &path).await.unwrap();
+                assert_eq!(case.unit_id, unit, "#{id} {}", category.code);
+            }
+
+            // The headline accounts have work waiting.
+            use crate::cases::{ListKind, ListQuery};
+            let q = ListQuery::default();
+            for (username, kind) in [
+                ("grid", ListKind::Tasks),
+                ("community", ListKind::Tasks),
+                ("dept", ListKind::Tasks),
+                ("volunteer", ListKind::Tasks),
+                ("resident", ListKind::Mine),
+            ] {
+                let user = db.store.user_by_username(username).await.unwrap().unwrap();
+                let actor = crate::accounts::actor_of(&user);
+                let page = app.list_cases(&actor, kind, &q).await.unwrap();
+                assert!(page.total >= 3, "{username}: {}", page.total);
+                if username != "resident" {
+                    let overdue = ListQuery {
+                        overdue_only: true,
+                        ..ListQuery::default()
+                    };
+                    let late = app.list_cases(&actor, kind, &overdue).await.unwrap();
+                    assert!(late.total >= 1, "{username} has nothing overdue");
+                }
+            }
+        })
+        .await;
     }
 
     #[test]

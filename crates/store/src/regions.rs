@@ -451,6 +451,20 @@ impl Store {
         row.as_ref().map(region_row).transpose()
     }
 
+    /// Every region inside `scope_path`, ordered by code (bulk work over a whole district).
+    pub async fn regions_under(&self, scope_path: &str) -> Result<Vec<Region>, StoreError> {
+        let (lo, hi) = scope_bounds(scope_path)?;
+        let rows = sqlx::query(concat!(
+            region_select!(),
+            " WHERE r.path >= $1 AND r.path < $2 ORDER BY r.code"
+        ))
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(self.reader())
+        .await?;
+        region_rows(&rows)
+    }
+
     /// Children of `parent_id` that lie inside `scope_path`, ordered by code.
     pub async fn children(
         &self,
