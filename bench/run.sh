@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Jinlin load benchmark: for each database, fill the demo county plus CASES cases straight into
+# the store, start a release `jinlin serve`, and measure with concurrent clients
+#   (a) intake      POST /api/v1/cases, 16 clients
+#   (b) worklists   GET /api/v1/cases?view=tasks as a grid worker and as a community desk,
+#                   and the grid worker's "我的任务" page
+#   (c) statistics  GET /stats/data.json and the /stats page for the district, last 365 days
+# Every run prints one JSON line; all lines go to bench/results/<date>-<backend>.jsonl.
+#
+#   bench/run.sh                      # 1,000,000 cases, SQLite and PostgreSQL
+#   CASES=100000 SECONDS_PER_RUN=10 BACKENDS=sqlite bench/run.sh
+#
+# PostgreSQL: JINLIN_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432); a database
+# jinlin_bench_<pid> is created and dropped.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+CASES=${CASES:-1000000}
+SECS=${SECONDS_PER_RUN:-20}
+BACKENDS=${BACKENDS:-sqlite postgres}
+PG=${JINLIN_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+cargo build --release -p jinlin -p jinlin-bench
+JINLIN="$TARGET/release/jinlin"
+BENCH="$TARGET/release/jinlin-bench"
+mkdir -p bench/results
+
+SERVER_PID=""
+WORK=""
+PG_DB=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [ -n "$PG_DB" ]; then psql -qAt -d "$PG/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || true; fi
+  if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+for backend in $BACKENDS; do
+  WORK=$(mktemp -d)
+  case "$backend" in
+    sqlite) URL="sqlite://$WORK/jinlin.db" ;;
+    postgres)
+      PG_DB="jinlin_bench_$$"
+      psql -qAt -d "$PG/postgres" -c "CREATE DATABASE $PG_DB" >/dev/null
+      URL="$PG/$PG_DB" ;;
+    *) echo "unknown backend $backend" >&2; exit 2 ;;
+  esac
+  OUT="bench/results/$(date -u +%Y-%m-%d)-$backend.jsonl"
+  : > "$OUT"
+  echo "== $backend: filling $CASES cases"
+  "$BENCH" fill --database-url "$URL" --cases "$CASES" | tee -a "$OUT"
+  GRID=$("$JINLIN" --database-url "$URL" --data "$WORK" token create --user grid 2>/dev/null)
+  DESK=$("$JINLIN" --database-url "$URL" --data "$WORK" token create --user community 2>/dev/null)
+  PORT=$(free_port)
+  "$JINLIN" --database-url "$URL" --data "$WORK" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+  POINT=$(curl -fs -H "Authorization: Bearer $GRID" "http://127.0.0.1:$PORT/api/v1/regions/350503001001001" \
+    | python3 -c 'import json,sys; c=json.load(sys.stdin)["centroid"]; print(c["lat"], c["lng"])')
+  read -r LAT LNG <<< "$POINT"
+  FROM=$(date -u -d '365 days ago' +%Y-%m-%d); TO=$(date -u +%Y-%m-%d)
+  run() { "$BENCH" load --addr "127.0.0.1:$PORT" --seconds "$SECS" --label "$backend" "$@" | tee -a "$OUT"; }
+  run --scenario get --token "$GRID" --path "/api/v1/cases?view=tasks" --clients 16
+  run --scenario get --token "$DESK" --path "/api/v1/cases?view=tasks" --clients 16
+  run --scenario get --user grid --path "/cases" --clients 16
+  run --scenario get --user leader --path "/stats/data.json?from=$FROM&to=$TO" --clients 4
+  run --scenario get --user leader --path "/stats?from=$FROM&to=$TO" --clients 4
+  run --scenario intake --token "$GRID" --lat "$LAT" --lng "$LNG" --category E06004 --clients 16
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  if [ -n "$PG_DB" ]; then psql -qAt -d "$PG/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null; PG_DB=""; fi
+  rm -rf "$WORK"; WORK=""
+done
+echo "results in bench/results/"
