@@ -928,9 +928,14 @@ fn detail_view(
                     "report_in" => t.s("case.action.report_in"),
                     _ => "",
                 }),
-            to_stage: Stage::parse(&e.to_stage)
-                .map(|s| stage_label(t, s))
-                .unwrap_or(""),
+            // Only a move is worth an arrow: not the report itself ("上报 → 上报"), nor a side
+            // action that leaves the stage as it was ("督办 → 上报").
+            to_stage: match e.from_stage.as_deref() {
+                Some(from) if from != e.to_stage => Stage::parse(&e.to_stage)
+                    .map(|s| stage_label(t, s))
+                    .unwrap_or(""),
+                _ => "",
+            },
             note: e.note.clone(),
             photos: event_photos(e.id),
             internal: !e.public,
