@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -265,9 +266,9 @@ async function assertNoHorizontalScroll(page) {
 }
 
 /** A point inside some drawn grid polygon (the path element itself is on top there). */
-async function pointInsideAGrid(page) {
-  const pt = await page.evaluate(() => {
-    const paths = Array.from(document.querySelectorAll('#map path.leaflet-interactive'));
+async function pointInsideAGrid(page, mapSelector = '#map') {
+  const pt = await page.evaluate((sel) => {
+    const paths = Array.from(document.querySelectorAll(`${sel} path.leaflet-interactive`));
     for (const p of paths) {
       const r = p.getBoundingClientRect();
       if (r.width < 8 || r.height < 8) continue;
@@ -278,9 +279,131 @@ async function pointInsideAGrid(page) {
       }
     }
     return null;
-  });
-  assert(pt, 'found no clickable point inside a grid polygon');
+  }, mapSelector);
+  assert(pt, `found no clickable point inside a grid polygon of ${mapSelector}`);
   return pt;
+}
+
+// ---------------------------------------------------------------- case helpers
+
+let tmpDir;
+
+/** A real PNG file (a w×h block of one colour) in a temp folder; returns its path. */
+function pngFile(name, [r, g, b], w = 64, h = 48) {
+  if (!tmpDir) {
+    tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jinlin-browser-files-'));
+    process.on('exit', () => fs.rmSync(tmpDir, { recursive: true, force: true }));
+  }
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (buf) => {
+    let c = 0xffffffff;
+    for (const byte of buf) c = crcTable[(c ^ byte) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // truecolour RGB
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: w }, () => [r, g, b]).flat())]);
+  const raw = Buffer.concat(Array.from({ length: h }, () => row));
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+  const file = path.join(tmpDir, name);
+  fs.writeFileSync(file, png);
+  return file;
+}
+
+/** The case number of a /cases/{id} page. */
+function caseIdOf(page) {
+  const m = new URL(page.url()).pathname.match(/^\/cases\/(\d+)$/);
+  assert(m, `not on a case page: ${page.url()}`);
+  return Number(m[1]);
+}
+
+async function actionsOn(page) {
+  return (await page.locator('.actions-card [data-action]').evaluateAll((els) => els.map((e) => e.dataset.action))).join(', ');
+}
+
+async function alertText(page) {
+  const a = page.locator('.alert-error');
+  return (await a.count()) ? (await a.first().innerText()).trim() : '';
+}
+
+/**
+ * Runs an action from the case page the way a person does: press its button, or open its form
+ * (a <details>), let `fill` fill it in, and send it. Resolves on the page the server redirects to.
+ */
+async function act(page, action, fill) {
+  const button = page.locator(`.actions-card form.action-form button[data-action="${action}"]`);
+  const summary = page.locator(`.actions-card details.action-form > summary[data-action="${action}"]`);
+  if ((await button.count()) === 1) {
+    await button.scrollIntoViewIfNeeded();
+    await Promise.all([page.waitForNavigation(), button.click()]);
+  } else {
+    assert((await summary.count()) === 1, `no "${action}" on ${page.url()}; there are: ${await actionsOn(page)}`);
+    const details = summary.locator('xpath=..');
+    if (!(await details.evaluate((d) => d.open))) await summary.click();
+    const form = details.locator('form');
+    await form.waitFor({ state: 'visible' });
+    if (fill) await fill(form);
+    await Promise.all([page.waitForNavigation(), form.locator('button[type="submit"]').click()]);
+  }
+  const done = new URL(page.url()).searchParams.get('done');
+  assert(done === action, `after "${action}" the page is ${page.url()} ${await alertText(page)}`);
+  assert(await page.locator('.alert-ok').isVisible(), `no confirmation after "${action}"`);
+}
+
+async function stageOf(page) {
+  return (await page.locator('.case-header .stage').innerText()).trim();
+}
+
+async function timelineActions(page) {
+  return (await page.locator('.timeline .tl-action').allInnerTexts()).map((t) => t.trim());
+}
+
+/** The facts list of a case page as { label: value }. */
+async function factsOf(page) {
+  return page.locator('.case-main dl.kv').evaluate((dl) => {
+    const out = {};
+    for (const dt of dl.querySelectorAll('dt')) out[dt.textContent.trim()] = (dt.nextElementSibling || {}).textContent?.trim() || '';
+    return out;
+  });
+}
+
+/** Every <img> in `selector` has loaded real pixels. */
+async function assertImagesLoaded(page, selector) {
+  const imgs = page.locator(selector);
+  const n = await imgs.count();
+  assert(n > 0, `no images in ${selector}`);
+  for (let i = 0; i < n; i++) {
+    const img = imgs.nth(i);
+    await img.scrollIntoViewIfNeeded();
+    await page.waitForFunction((el) => el.complete, await img.elementHandle());
+    const w = await img.evaluate((el) => el.naturalWidth);
+    assert(w > 0, `image ${i + 1} of ${selector} did not load`);
+  }
+}
+
+/** A datetime-local value in Beijing time, `hours` from now. */
+function beijingLocal(hours) {
+  return new Date(Date.now() + hours * 3600_000 + 8 * 3600_000).toISOString().slice(0, 16);
 }
 
 // ---------------------------------------------------------------- the scenario
@@ -534,6 +657,370 @@ async function scenario(label, base, prefix) {
       await ctx.close();
     }
   });
+
+  // ------------------------------------------------------------ the case loop, role by role
+
+  await step(`[${label}] (h) resident on a phone reports a problem: no location is refused, then pin, building and photo`, async () => {
+    const ctx = await newContext(base, PHONE);
+    const page = await ctx.newPage();
+    state.resident = { ctx, page };
+    await login(page, base, 'resident');
+    assert((await page.locator('body.phone').count()) === 1, 'a resident should get the phone layout');
+    await Promise.all([page.waitForNavigation(), page.locator('.tabbar a', { hasText: '我要反映' }).tap()]);
+    assert(new URL(page.url()).pathname === '/cases/new', `我要反映 went to ${page.url()}`);
+    await page.locator('h1', { hasText: '我要反映' }).waitFor();
+    await page.locator('#pick-map path.leaflet-interactive').first().waitFor();
+    await assertNoHorizontalScroll(page);
+    await shot(page, prefix, 'phone-report-form');
+
+    // Category and text but no location: refused, the error names 位置, nothing typed is lost.
+    // Not a help request: those skip the desk and go straight to the grid worker.
+    const [value] = await page.selectOption('#category', { label: '消防通道堵塞' });
+    const category = { value, name: '消防通道堵塞' };
+    const text = `3号楼2单元楼道堆满纸箱，堵住了消防通道（${label}）`;
+    await page.fill('#description', text);
+    const submit = page.locator('.case-form button[type="submit"]');
+    const errorsBefore = ctx.errors.length;
+    await Promise.all([page.waitForNavigation(), submit.tap()]);
+    const error = page.locator('.case-form .alert-error');
+    await error.waitFor();
+    const message = await error.innerText();
+    assert(message.includes('位置'), `the error does not name 位置: "${message}"`);
+    assert((await page.locator('.field.location.invalid').count()) === 1, 'the location field is not marked invalid');
+    assert((await page.inputValue('#description')) === text, 'the description was lost');
+    assert((await page.inputValue('#category')) === category.value, 'the category was lost');
+    await assertNoHorizontalScroll(page);
+    await shot(page, prefix, 'phone-report-error');
+    // The refusal is a 4xx answer, which chromium logs; nothing else may have been logged.
+    ctx.errors.splice(errorsBefore).filter((e) => !/status of 4\d\d/.test(e)).forEach((e) => ctx.errors.push(e));
+
+    // Now a pin inside the grid, the building, an address and a photo.
+    await page.locator('#pick-map path.leaflet-interactive').first().waitFor();
+    await page.locator('#pick-map').scrollIntoViewIfNeeded();
+    const pt = await pointInsideAGrid(page, '#pick-map');
+    await page.touchscreen.tap(pt.x, pt.y);
+    await page.waitForFunction(() => document.getElementById('lat').value && document.getElementById('lng').value);
+    assert((await page.locator('.pin-readout').innerText()).includes('已选位置'), 'the pin is not read out');
+    assert((await page.locator('#pick-map .leaflet-marker-icon').count()) === 1, 'no marker where the map was tapped');
+    const building = page.locator('#region_code option').nth(2);
+    const buildingName = (await building.innerText()).trim();
+    await page.selectOption('#region_code', await building.getAttribute('value'));
+    await page.fill('#address', '东霞新村3号楼2单元');
+    await page.setInputFiles('#photos', pngFile('stairwell.png', [205, 92, 60]));
+    await page.fill('#reporter_name', '洪女士');
+    await shot(page, prefix, 'phone-report-filled');
+    await Promise.all([page.waitForNavigation(), submit.tap()]);
+    const id = caseIdOf(page);
+    assert(new URL(page.url()).searchParams.get('done') === 'report', `after the report: ${page.url()} ${await alertText(page)}`);
+    assert((await page.locator('.alert-ok').innerText()).includes('已收到'), 'no confirmation after the report');
+    assert((await page.locator('.case-description').innerText()).includes(text), 'the case page does not show the description');
+    assert((await page.locator('.case-header h1').innerText()).includes(category.name), 'the case page does not show the category');
+    assert((await stageOf(page)) === '上报', `stage is ${await stageOf(page)}`);
+    await assertImagesLoaded(page, '.case-main .photo-grid img');
+    await assertNoHorizontalScroll(page);
+    log(`        case #${id}: ${category.name}, pin ${await page.locator('#case-map').getAttribute('data-lat')}, building ${buildingName}`);
+    await shot(page, prefix, 'phone-case-reported');
+
+    await Promise.all([page.waitForNavigation(), page.locator('.tabbar a[href="/cases"]').tap()]);
+    await page.locator('h1', { hasText: '我的诉求' }).waitFor();
+    const mine = page.locator(`.case-item a[href="/cases/${id}"]`);
+    assert((await mine.count()) === 1, '我的诉求 does not list the new case');
+    assert((await mine.innerText()).includes('纸箱'), `the list item does not summarise the text: ${await mine.innerText()}`);
+    await assertNoHorizontalScroll(page);
+    await shot(page, prefix, 'phone-my-cases');
+    assertClean(ctx);
+    state.caseA = { id, text, category };
+  });
+
+  await step(`[${label}] (i) community desk: 我的任务 shows it with a colour warning; 受理, then 派单 to the grid worker`, async () => {
+    assert(state.caseA, 'needs (h)');
+    const { id } = state.caseA;
+    const ctx = await newContext(base);
+    const page = await ctx.newPage();
+    state.community = { ctx, page };
+    await login(page, base, 'community');
+    await Promise.all([page.waitForNavigation(), page.locator('nav.sidebar a[href="/cases"]').click()]);
+    await page.locator('.tabs a.active', { hasText: '我的任务' }).waitFor();
+    const item = page.locator('.case-item', { has: page.locator(`a[href="/cases/${id}"]`) });
+    await item.waitFor();
+    const cls = await item.getAttribute('class');
+    const warn = (cls.match(/warn-(blue|yellow|orange|red)/) || [])[1];
+    assert(warn, `no colour warning on the list item: "${cls}"`);
+    const colours = await item.evaluate((li) => ({
+      border: getComputedStyle(li).borderLeftColor,
+      dot: getComputedStyle(li.querySelector('.due .dot')).backgroundColor,
+    }));
+    // The stripe and the dot carry the same warning colour, and it is a colour, not grey.
+    const rgb = (c) => (c.match(/\d+/g) || []).slice(0, 3).map(Number);
+    const [r, g, b] = rgb(colours.dot);
+    assert(colours.dot === colours.border && Math.max(r, g, b) - Math.min(r, g, b) > 60, `the warning has no colour: ${JSON.stringify(colours)}`);
+    log(`        warning ${warn}: ${await item.locator('.due').innerText()}`);
+    await shot(page, prefix, 'cases-tasks');
+
+    await Promise.all([page.waitForNavigation(), item.locator('a').click()]);
+    assert(caseIdOf(page) === id, `opened ${page.url()}`);
+    await shot(page, prefix, 'case-community');
+    await act(page, 'accept');
+    assert((await stageOf(page)) === '已受理', `stage after 受理: ${await stageOf(page)}`);
+    await shot(page, prefix, 'case-accepted');
+    let worker = '';
+    await act(page, 'dispatch', async (form) => {
+      const opt = form.locator('#to option', { hasText: '本网格网格员' });
+      assert((await opt.count()) === 1, `no 本网格网格员 among ${await form.locator('#to option').allInnerTexts()}`);
+      worker = (await opt.innerText()).trim();
+      await form.locator('#to').selectOption(await opt.getAttribute('value'));
+      await form.getByLabel('备注（选填）').fill('请尽快到现场清理');
+    });
+    assert((await stageOf(page)) === '已派单', `stage after 派单: ${await stageOf(page)}`);
+    const tl = await timelineActions(page);
+    for (const a of ['上报', '受理', '派单']) assert(tl.includes(a), `timeline lacks ${a}: ${tl.join(' / ')}`);
+    assert((await page.locator('.timeline').innerText()).includes('请尽快到现场清理'), 'the dispatch note is not in the timeline');
+    log(`        dispatched to ${worker}`);
+    await assertNoHorizontalScroll(page);
+    await shot(page, prefix, 'case-dispatched');
+    assertClean(ctx);
+  });
+
+  await step(`[${label}] (j) grid worker on a phone: inbox shows the dispatch; 签收, 办结反馈 with photo, 核查通过`, async () => {
+    assert(state.caseA, 'needs (h)');
+    const { id } = state.caseA;
+    const ctx = await newContext(base, PHONE);
+    try {
+      const page = await ctx.newPage();
+      await login(page, base, 'grid');
+      await Promise.all([page.waitForNavigation(), page.locator('.tabbar a[href="/inbox"]').tap()]);
+      const note = page.locator('.inbox-item', { has: page.locator(`a[href="/cases/${id}"]`) }).first();
+      await note.waitFor();
+      assert((await note.getAttribute('class')).includes('unread'), 'the dispatch notice is not marked unread');
+      log(`        inbox: ${(await note.locator('.inbox-title').innerText()).trim()}`);
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'phone-inbox');
+      await Promise.all([page.waitForNavigation(), note.locator(`a[href="/cases/${id}"]`).tap()]);
+      assert(caseIdOf(page) === id, `opened ${page.url()}`);
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'phone-case-dispatched');
+
+      await act(page, 'take');
+      assert((await stageOf(page)) === '处置中', `stage after 签收: ${await stageOf(page)}`);
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'phone-case-taken');
+
+      await act(page, 'resolve', async (form) => {
+        await form.getByLabel('办理结果').fill('已联系物业清走纸箱，消防通道畅通');
+        await form.locator('input[type="file"]').setInputFiles(pngFile('cleared.png', [70, 150, 90]));
+      });
+      assert((await stageOf(page)) === '已办结待核查', `stage after 办结反馈: ${await stageOf(page)}`);
+      assert((await page.locator('.timeline').innerText()).includes('消防通道畅通'), 'the result is not in the timeline');
+      await assertImagesLoaded(page, '.timeline .photo-grid img');
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'phone-case-resolved');
+
+      await act(page, 'verify_pass');
+      assert((await stageOf(page)) === '已核查', `stage after 核查通过: ${await stageOf(page)}`);
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'phone-case-verified');
+      assertClean(ctx);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  await step(`[${label}] (k) resident rates 满意: the case is 已销号 and the timeline shows every step`, async () => {
+    assert(state.resident && state.caseA, 'needs (h)');
+    const { ctx, page } = state.resident;
+    const { id } = state.caseA;
+    await page.goto(`${base}/cases/${id}`);
+    assert((await stageOf(page)) === '已核查', `stage before rating: ${await stageOf(page)}`);
+    await shot(page, prefix, 'phone-case-to-rate');
+    await act(page, 'rate', async (form) => {
+      await form.getByLabel('满意', { exact: true }).check();
+    });
+    assert((await stageOf(page)) === '已销号', `stage after rating: ${await stageOf(page)}`);
+    const facts = await factsOf(page);
+    assert((facts['群众评价'] || '').includes('满意'), `rating not among the facts: ${JSON.stringify(facts)}`);
+    const tl = await timelineActions(page);
+    for (const a of ['上报', '受理', '派单', '签收', '办结反馈', '核查通过', '评价']) {
+      assert(tl.includes(a), `the resident's timeline lacks ${a}: ${tl.join(' / ')}`);
+    }
+    assert((await page.locator('.actions-card').innerText()).includes('本案件已结束'), 'the finished case still offers actions');
+    await assertNoHorizontalScroll(page);
+    await shot(page, prefix, 'phone-case-closed');
+    assertClean(ctx);
+    await ctx.close();
+    delete state.resident;
+  });
+
+  await step(`[${label}] (l) community enters a hotline case and blows the whistle; dept reports in`, async () => {
+    assert(state.community, 'needs (i)');
+    const { ctx, page } = state.community;
+    await page.goto(`${base}/cases`);
+    await Promise.all([page.waitForNavigation(), page.locator('.page-header a.btn', { hasText: '热线代录' }).click()]);
+    await page.locator('h1', { hasText: '热线代录' }).waitFor();
+    await page.selectOption('#category', { label: '路灯不亮' });
+    const text = `来电反映：东霞新村路灯连续三晚不亮（${label}）`;
+    await page.fill('#description', text);
+    const place = page.locator('#region_code option', { hasText: '东霞社区第1网格' }).first();
+    await page.selectOption('#region_code', await place.getAttribute('value'));
+    await page.fill('#reporter_name', '陈先生');
+    await page.fill('#reporter_phone', '13912345678');
+    await shot(page, prefix, 'hotline-form');
+    await Promise.all([page.waitForNavigation(), page.locator('.case-form button[type="submit"]').click()]);
+    const id = caseIdOf(page);
+    assert((await page.locator('.case-description').innerText()).includes(text), 'the hotline case does not show its text');
+    assert(((await factsOf(page))['位置'] || '').includes('东霞社区第1网格'), `place: ${JSON.stringify(await factsOf(page))}`);
+    state.caseB = { id };
+    await shot(page, prefix, 'case-hotline');
+
+    const summary = page.locator('.actions-card summary[data-action="whistle"]');
+    assert((await summary.count()) === 1, `no 吹哨 on a new case; there are: ${await actionsOn(page)}`);
+    await summary.click();
+    const boxes = summary.locator('xpath=..').locator('input[type="checkbox"][name="units"]');
+    await shot(page, prefix, 'case-whistle-form');
+    if ((await boxes.count()) === 0) {
+      log('        note: the demo has no departments / partner units, so there is nobody to call in; whistle and report-in skipped');
+      await summary.click();
+      assertClean(ctx);
+      return;
+    }
+    // The unit of the `dept` account (区城管局·吴建国): its checkbox label shares the name.
+    const labels = await boxes.evaluateAll((els) => els.map((e) => e.parentElement.textContent.trim()));
+    const pickAt = labels.findIndex((l) => /城管|城市管理/.test(l));
+    assert(pickAt >= 0, `no unit of the dept account among ${labels.join(', ')}`);
+    await act(page, 'whistle', async (form) => {
+      await form.locator('input[name="units"]').nth(pickAt).check();
+      await form.getByLabel('备注（选填）').fill('请城管到场');
+    });
+    assert((await page.locator('.case-side').innerText()).includes('待报到'), 'the called unit is not listed as awaiting report-in');
+    await shot(page, prefix, 'case-whistled');
+    assertClean(ctx);
+
+    const dctx = await newContext(base);
+    try {
+      const dpage = await dctx.newPage();
+      await login(dpage, base, 'dept');
+      await dpage.goto(`${base}/cases`);
+      await dpage.locator('.tabs a.active', { hasText: '我的任务' }).waitFor();
+      const item = dpage.locator(`.case-item a[href="/cases/${id}"]`);
+      assert((await item.count()) === 1, 'the whistled case is not in the department\'s 我的任务');
+      await shot(dpage, prefix, 'dept-tasks');
+      await Promise.all([dpage.waitForNavigation(), item.click()]);
+      await Promise.all([dpage.waitForNavigation(), dpage.locator(`form[action="/cases/${id}/report-in"] button`).click()]);
+      assert((await dpage.locator('.alert-ok').innerText()).includes('已报到'), 'no confirmation of the report-in');
+      assert((await dpage.locator('.case-side').innerText()).includes('已报到'), 'the unit is not shown as reported in');
+      await shot(dpage, prefix, 'dept-reported-in');
+      assertClean(dctx);
+    } finally {
+      await dctx.close();
+    }
+  });
+
+  await step(`[${label}] (m) leader: 全部案件 只看超期, then 督办 with a deadline`, async () => {
+    assert(state.caseB || state.caseA, 'needs a case');
+    const ctx = await newContext(base);
+    try {
+      const page = await ctx.newPage();
+      await login(page, base, 'leader');
+      await page.goto(`${base}/cases`);
+      await page.locator('.tabs a.active', { hasText: '全部案件' }).waitFor();
+      await shot(page, prefix, 'leader-cases');
+      await page.getByLabel('只看超期').check();
+      await Promise.all([page.waitForNavigation(), page.locator('.case-filters button[type="submit"]').click()]);
+      assert(new URL(page.url()).searchParams.get('overdue') === '1', `filter not applied: ${page.url()}`);
+      const overdue = page.locator('.case-item');
+      const n = await overdue.count();
+      for (let i = 0; i < n; i++) assert((await overdue.nth(i).innerText()).includes('超期'), `item ${i + 1} is not overdue`);
+      log(`        ${n} overdue case(s)`);
+      await shot(page, prefix, 'leader-overdue');
+      const target = n > 0 && !state.caseB ? await overdue.first().locator('a').getAttribute('href') : `/cases/${(state.caseB || state.caseA).id}`;
+      await page.goto(`${base}${target}`);
+      const id = caseIdOf(page);
+      const until = beijingLocal(48);
+      await act(page, 'supervise', async (form) => {
+        await form.locator('input[type="datetime-local"]').fill(until);
+        await form.getByLabel('备注（选填）').fill('请三天内办结并报告');
+      });
+      const facts = await factsOf(page);
+      const shown = facts['督办时限'] || '';
+      const [date, time] = until.split('T');
+      assert(shown.includes(`${date} ${time}`), `督办时限 shows "${shown}" for ${until}`);
+      assert((await timelineActions(page)).includes('督办'), 'no 督办 in the timeline');
+      log(`        #${id} 督办时限 ${shown}`);
+      await shot(page, prefix, 'leader-supervised');
+      await page.goto(`${base}/cases?view=all&supervised=1`);
+      assert((await page.locator(`.case-item a[href="/cases/${id}"]`).count()) === 1, '只看督办 does not list the case');
+      assert((await page.locator(`.case-item a[href="/cases/${id}"] .tag-flag`, { hasText: '督办' }).count()) === 1, 'no 督办 flag on the list item');
+      await shot(page, prefix, 'leader-supervised-list');
+      assertClean(ctx);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  await step(`[${label}] (n) grid worker 巡查上报 with 使用当前位置: the case lands in that grid`, async () => {
+    const ctx = await newContext(base, PHONE);
+    try {
+      const page = await ctx.newPage();
+      await login(page, base, 'grid');
+      const code = '350503001001001';
+      const res = await ctx.request.get(`${base}/api/v1/regions/${code}`);
+      assert(res.ok(), `GET /api/v1/regions/${code}: ${res.status()}`);
+      const grid = await res.json();
+      assert(grid.name === '东霞社区第1网格' && grid.centroid, `region ${code}: ${JSON.stringify(grid).slice(0, 200)}`);
+      await ctx.grantPermissions(['geolocation'], { origin: base });
+      await ctx.setGeolocation({ latitude: grid.centroid.lat, longitude: grid.centroid.lng, accuracy: 10 });
+      await Promise.all([page.waitForNavigation(), page.locator('.tabbar a', { hasText: '巡查上报' }).tap()]);
+      await page.locator('h1', { hasText: '巡查上报' }).waitFor();
+      await page.selectOption('#category', { label: '供水井盖' });
+      await page.fill('#description', `巡查发现：小区东门井盖松动（${label}）`);
+      await page.locator('#use-location').tap();
+      await page.waitForFunction(() => document.getElementById('lat').value !== '');
+      const lat = Number(await page.inputValue('#lat'));
+      const lng = Number(await page.inputValue('#lng'));
+      assert(Math.abs(lat - grid.centroid.lat) < 1e-5 && Math.abs(lng - grid.centroid.lng) < 1e-5, `pin ${lat},${lng} vs ${JSON.stringify(grid.centroid)}`);
+      assert((await page.locator('#pick-map .leaflet-marker-icon').count()) === 1, 'no marker at the device location');
+      await page.setInputFiles('#photos', pngFile('manhole.png', [90, 90, 110]));
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'phone-patrol-form');
+      await Promise.all([page.waitForNavigation(), page.locator('.case-form button[type="submit"]').tap()]);
+      const id = caseIdOf(page);
+      const facts = await factsOf(page);
+      assert((facts['位置'] || '').includes('东霞社区第1网格'), `the patrol case is not in 东霞社区第1网格: ${JSON.stringify(facts)}`);
+      assert((facts['来源'] || '').includes('巡查'), `channel: ${facts['来源']}`);
+      await page.locator('#case-map .leaflet-marker-icon').waitFor();
+      await assertNoHorizontalScroll(page);
+      log(`        patrol case #${id} at ${facts['位置']}`);
+      await shot(page, prefix, 'phone-patrol-case');
+      assertClean(ctx);
+      state.patrol = { ctx, page, id };
+    } catch (err) {
+      await ctx.close();
+      throw err;
+    }
+  });
+
+  await step(`[${label}] (o) the language link on a case page shows it in English`, async () => {
+    assert(state.patrol, 'needs (n)');
+    const { ctx, page, id } = state.patrol;
+    try {
+      await Promise.all([page.waitForNavigation(), page.locator('a.lang-switch').tap()]);
+      assert(caseIdOf(page) === id, `the language switch left the case page: ${page.url()}`);
+      assert((await page.getAttribute('html', 'lang')).startsWith('en'), 'html lang is not English');
+      const body = await page.locator('main, body').first().innerText();
+      for (const w of ['Case facts', 'Timeline', 'What you can do', 'Category', 'Reported']) {
+        assert(body.includes(w), `English case page lacks "${w}"`);
+      }
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'phone-case-english');
+      await Promise.all([page.waitForNavigation(), page.locator('a.lang-switch').tap()]);
+      assert((await page.getAttribute('html', 'lang')).startsWith('zh'), 'did not switch back to Chinese');
+      assertClean(ctx);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  if (state.community) await state.community.ctx.close();
+  if (state.resident) await state.resident.ctx.close();
 
   if (state.ctx) await state.ctx.close();
 }

@@ -956,13 +956,15 @@ fn detail_view(
                     "report_in" => t.s("case.action.report_in"),
                     _ => "",
                 }),
-            // Side actions keep the stage: "→ 处置中" after 催办 would only repeat it.
-            to_stage: match Stage::parse(&e.to_stage) {
-                Some(s) if e.from_stage.as_deref() != Some(e.to_stage.as_str()) => {
-                    stage_label(t, s)
-                }
+            // Only a move is worth an arrow: not the report itself ("上报 → 上报"), nor a side
+            // action that leaves the stage as it was ("督办 → 上报").
+            to_stage: match e.from_stage.as_deref() {
+                Some(from) if from != e.to_stage => Stage::parse(&e.to_stage)
+                    .map(|s| stage_label(t, s))
+                    .unwrap_or(""),
                 _ => "",
             },
+            // "受理" under 受理 says nothing new.
             note: if ActionKind::parse(&e.action).is_some_and(|a| a.zh() == e.note) {
                 String::new()
             } else {
