@@ -866,6 +866,9 @@ impl App {
         let mut actions: Vec<ActionKind> = Vec::new();
         for &k in &kinds {
             for a in rules::available_actions(&case.state, k, now, &policy) {
+                if !reporter_may(k, a, &case, now) {
+                    continue;
+                }
                 if !actions.contains(&a) {
                     actions.push(a);
                 }
@@ -1034,7 +1037,26 @@ impl App {
         }
         let kinds = self.actor_kinds(actor, &case).await?;
         let kind = action.kind();
-        let Some(&as_kind) = kinds.iter().find(|k| rules::allowed(kind, **k)) else {
+        let now = self.now();
+        if kinds
+            .iter()
+            .all(|&k| !rules::allowed(kind, k) || !reporter_may(k, kind, &case, now))
+            && kinds
+                .iter()
+                .any(|&k| k == ActorKind::Reporter && rules::allowed(kind, k))
+        {
+            return Err(AppError::Conflict {
+                field: "action".into(),
+                message: format!(
+                    "催办：响应时限（{}）未到，工作人员会在时限内响应，到时仍无人处理再催办",
+                    deadlines::format_cst(case.response_due)
+                ),
+            });
+        }
+        let Some(&as_kind) = kinds
+            .iter()
+            .find(|k| rules::allowed(kind, **k) && reporter_may(**k, kind, &case, now))
+        else {
             let who: Vec<_> = ActorKind::ALL
                 .iter()
                 .filter(|&&k| rules::allowed(kind, k))
@@ -1595,6 +1617,12 @@ impl App {
         });
         Some((event.to_owned(), payload.to_string()))
     }
+}
+
+/// A reporter urges only once the response limit has passed: before that, someone is still
+/// due to answer, and an urge would only page them twice.
+fn reporter_may(kind: ActorKind, action: ActionKind, case: &CaseRow, now: i64) -> bool {
+    !(kind == ActorKind::Reporter && action == ActionKind::Urge && now < case.response_due)
 }
 
 fn conflict() -> AppError {

@@ -1486,6 +1486,14 @@ async fn duplicates_are_merged_and_leaders_supervise() {
         // The resident urges, the leader supervises with a deadline of its own.
         w.ok(&w.desk, original, dispatch_to(&w.worker)).await;
         w.ok(&w.worker, original, Action::Take).await;
+        // Within the response limit someone is still due to answer: no urging yet.
+        let early = w
+            .act(&w.resident, original, Action::Urge)
+            .await
+            .unwrap_err();
+        assert!(early.to_string().contains("响应时限"), "{early}");
+        let due = w.case(original).await.response_due;
+        w.advance(due - w.now() + MINUTE);
         w.ok(&w.resident, original, Action::Urge).await;
         assert_eq!(w.case(original).await.state.urge_count, 1);
         assert!(w.inbox_kinds(&w.worker, original).await.contains("urge"));

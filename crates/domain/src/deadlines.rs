@@ -737,6 +737,13 @@ pub fn working_ms_between(cal: &Calendar, a: i64, b: i64) -> i64 {
 // Deadline specifications
 // ---------------------------------------------------------------------------------------------
 
+/// `2026-12-01 15:09`: an instant as people in China read it (China Standard Time).
+pub fn format_cst(ms: i64) -> String {
+    let date = Date::from_epoch_ms(ms);
+    let minutes = (ms - date.start_ms()).div_euclid(60_000);
+    format!("{date} {:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 /// A time limit as configured per category and stage. Serialised as
 /// `{"unit": "working_days", "amount": 3}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

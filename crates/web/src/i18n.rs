@@ -640,6 +640,13 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Received. Follow its progress under “My appeals”.",
     ),
     ("case.flash.reported_in", "已报到。", "Reported in."),
+    (
+        "case.flash.registered",
+        "已登记，案件已进入办理流程。",
+        "Registered: the case is on its way.",
+    ),
+    ("case.count_prefix", "共", "Total"),
+    ("case.count_unit", "件", "cases"),
     ("case.flash.done", "已完成：", "Done: "),
     ("inbox.title", "消息", "Inbox"),
     ("inbox.unread", "条未读", "unread"),

@@ -984,7 +984,9 @@ async fn a_resident_report_goes_round_the_loop_in_the_browser() {
 
         // The community desk accepts and dispatches to the grid worker; a stale form conflicts.
         let mut desk = Browser::signed_in(&h, "community").await;
-        let tasks = desk.get("/cases").await;
+        let tasks = desk
+            .get(&format!("/cases?view=tasks&q={}", encode("堵住了消防通道")))
+            .await;
         assert!(
             tasks.body.contains(&format!("#{id}")),
             "in the desk's tasks"
@@ -1021,7 +1023,14 @@ async fn a_resident_report_goes_round_the_loop_in_the_browser() {
         );
 
         // The resident cannot act for the handler.
-        let refused = act(&mut resident, id, "take", &[]).await;
+        let refused = resident
+            .post_multipart(
+                &format!("/cases/{id}/act"),
+                &format!("/cases/{id}"),
+                &[("action", "take")],
+                &[],
+            )
+            .await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
 
         let mut grid = Browser::signed_in(&h, "grid").await;
@@ -1520,6 +1529,8 @@ async fn statistics_page_charts_and_excel_export_respect_jurisdiction() {
     use jinlin_app::cases::{Channel, Intake, Location};
     on_every_backend(|db| async move {
         let h = Harness::new(db).await;
+        // A month of its own, far from the demo county's cases.
+        h.advance_minutes(400 * 24 * 60);
         let category = h.app.categories()[0].id;
         for n in 0..3 {
             h.app

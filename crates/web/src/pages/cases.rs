@@ -488,6 +488,8 @@ struct NewPage {
     hint: &'static str,
     channel: &'static str,
     hotline: bool,
+    /// A patrol report's contact is the grid worker: no contact fields.
+    patrol: bool,
     groups: Vec<CategoryGroup>,
     places: Vec<(String, String)>,
     map_code: String,
@@ -573,6 +575,7 @@ async fn new_page(
         },
         channel: channel.as_str(),
         hotline: channel == Channel::Hotline,
+        patrol: channel == Channel::Patrol,
         groups: category_groups(&state.app),
         places,
         map_code: actor.region_code.clone(),
@@ -1009,7 +1012,26 @@ fn detail_view(
         facts,
         photos: d.photos.iter().map(|p| p.id).collect(),
         events,
-        actions: d.actions.iter().map(|&k| action_view(t, k)).collect(),
+        actions: {
+            let mut kinds: Vec<ActionKind> = d
+                .actions
+                .iter()
+                .copied()
+                // Calling in departments needs departments to call.
+                .filter(|&k| k != ActionKind::Whistle || !options.units.is_empty())
+                .collect();
+            // 到场 comes before 办结反馈: that is the order the work happens in.
+            let rank = |k: &ActionKind| {
+                let at = |x: ActionKind| ActionKind::ALL.iter().position(|y| *y == x).unwrap_or(0);
+                if *k == ActionKind::Arrive {
+                    at(ActionKind::Resolve) * 2 - 1
+                } else {
+                    at(*k) * 2
+                }
+            };
+            kinds.sort_by_key(rank);
+            kinds.iter().map(|&k| action_view(t, k)).collect()
+        },
         options,
         whistles,
         can_report_in: d.can_report_in,
@@ -1086,6 +1108,7 @@ pub async fn detail(
     Query(q): Query<DetailQuery>,
 ) -> Result<Response, PageError> {
     let flash = q.done.as_deref().map(|d| match d {
+        "report" if session.actor.role.is_staff() => t.s("case.flash.registered").to_owned(),
         "report" => t.s("case.flash.reported").to_owned(),
         "report_in" => t.s("case.flash.reported_in").to_owned(),
         other => match ActionKind::parse(other) {

@@ -139,18 +139,7 @@ pub fn render<T: Template>(t: &T, lang: crate::i18n::Lang) -> Result<Html<String
 
 /// `2026-11-22 14:05` in China Standard Time (UTC+8, no daylight saving).
 pub fn format_time(ms: i64) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(ms / 1000) else {
-        return String::new();
-    };
-    let t = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
+    jinlin_domain::deadlines::format_cst(ms)
 }
 
 /// Pagination links that keep the query.
