@@ -114,6 +114,18 @@ pub struct CaseDetail {
     pub can_report_in: bool,
 }
 
+/// A case just filed, as intake wrote it.
+#[derive(Debug, Clone)]
+pub struct Filed {
+    pub case: CaseRow,
+    /// The timeline rows written with it, all at `at`.
+    pub events: Vec<NewEvent>,
+    pub at: i64,
+    pub actions: Vec<ActionKind>,
+    pub warning: Warning,
+    pub phone_clear: bool,
+}
+
 /// A worklist line with its colour.
 #[derive(Debug, Clone)]
 pub struct WorkItem {
@@ -268,6 +280,37 @@ impl App {
     }
 
     /// The working-day calendar: the official holiday pattern plus the county's own edits.
+    /// The unit a category is routed to at a place: the deepest region with a rule wins, then
+    /// the most specific category (the case's own before its group). `category_ids` most
+    /// specific first; `region_ids` root first.
+    pub fn route_for(&self, category_ids: &[i64], region_ids: &[i64]) -> Option<i64> {
+        let routes = match self.routes.read() {
+            Ok(g) => std::sync::Arc::clone(&g),
+            Err(p) => std::sync::Arc::clone(&p.into_inner()),
+        };
+        region_ids.iter().rev().find_map(|r| {
+            category_ids
+                .iter()
+                .find_map(|c| routes.get(&(*c, *r)).copied())
+        })
+    }
+
+    /// Reloads the routing table (start-up and after an edit).
+    pub async fn reload_routes(&self) -> Result<usize, AppError> {
+        let map: std::collections::HashMap<(i64, i64), i64> = self
+            .store
+            .all_routes()
+            .await?
+            .into_iter()
+            .map(|(c, r, u)| ((c, r), u))
+            .collect();
+        let n = map.len();
+        if let Ok(mut g) = self.routes.write() {
+            *g = std::sync::Arc::new(map);
+        }
+        Ok(n)
+    }
+
     pub fn calendar(&self) -> std::sync::Arc<Calendar> {
         match self.calendar.read() {
             Ok(g) => std::sync::Arc::clone(&g),
@@ -338,6 +381,12 @@ impl App {
     /// Files a case from any channel. `actor` is `None` for a resident without an account.
     /// Returns the new case's id once it is durably stored.
     pub async fn file_case(&self, actor: Option<&Actor>, intake: Intake) -> Result<i64, AppError> {
+        self.file(actor, intake).await.map(|f| f.case.id)
+    }
+
+    /// [`App::file_case`], answering with the case as stored, built from what was written
+    /// rather than read back (intake is the hot path; the API answers with this).
+    pub async fn file(&self, actor: Option<&Actor>, intake: Intake) -> Result<Filed, AppError> {
         let now = self.now();
         let category = self
             .category(intake.category_id)
@@ -403,21 +452,23 @@ impl App {
             }
         }
         let photos = self.check_photos(&intake.photos)?;
-        let (region, grid, lat_lng) = self.resolve_location(actor, &intake.location).await?;
-        let ancestors = self.store.ancestors(&region).await?;
-        let community = ancestors
+        let (chain, lat_lng) = self.resolve_location(actor, &intake.location).await?;
+        let Some(region) = chain.last().cloned() else {
+            return Err(AppError::Internal("empty region chain".into()));
+        };
+        let grid = chain.iter().find(|r| r.level == RegionLevel::Grid).cloned();
+        let community = chain
             .iter()
-            .chain(std::iter::once(&region))
             .find(|r| r.level == RegionLevel::Community)
             .cloned();
-        let path_ids: Vec<i64> = ancestors.iter().map(|r| r.id).chain([region.id]).collect();
+        let path_ids: Vec<i64> = chain.iter().map(|r| r.id).collect();
         let mut cat_ids = vec![category.id];
         let mut parent = category.parent_id;
         while let Some(p) = parent {
             cat_ids.push(p);
             parent = self.category(p).and_then(|c| c.parent_id);
         }
-        let unit_id = self.store.route_for(&cat_ids, &path_ids).await?;
+        let unit_id = self.route_for(&cat_ids, &path_ids);
 
         let cal = self.calendar();
         let response_due = category.response.due(&cal, now);
@@ -584,26 +635,61 @@ impl App {
             ),
             ..CaseEffects::default()
         };
-        Ok(self.store.create_case(&new, &effects).await?)
+        let id = self.store.create_case(&new, &effects).await?;
+        let mut case = preview_row(&new, &category);
+        case.id = id;
+        case.description = new.description;
+        case.address = new.address;
+        case.lat = new.lat;
+        case.lng = new.lng;
+        case.region_name = region.name.clone();
+        case.grid_name = grid.as_ref().map(|g| g.name.clone());
+        case.reporter_name = new.reporter_name;
+        case.reporter_phone = new.reporter_phone;
+        case.next_check_at = new.next_check_at;
+        let mut events = vec![effects.event];
+        events.extend(effects.more_events);
+        let actions = match actor {
+            Some(a) => self.actions_for(a, &case).await?,
+            None => Vec::new(),
+        };
+        let warning = self.case_warning(
+            case.category_id,
+            case.stage(),
+            case.created_at,
+            false,
+            case.response_due,
+            case.resolution_due,
+            case.urgency,
+        );
+        Ok(Filed {
+            phone_clear: actor
+                .is_some_and(|a| a.user_id.is_some() && a.user_id == case.reporter_id),
+            at: now,
+            case,
+            events,
+            actions,
+            warning,
+        })
     }
 
-    /// The region a report is about: the grid the point falls in (and the point in WGS-84),
-    /// or the node picked from a list.
+    /// The region a report is about, as its chain (root first, the region last): the grid the
+    /// point falls in, or the node picked from a list; and the point in WGS-84 `(lat, lng)`.
     async fn resolve_location(
         &self,
         actor: Option<&Actor>,
         loc: &Location,
-    ) -> Result<(Region, Option<Region>, Option<(f64, f64)>), AppError> {
+    ) -> Result<(std::sync::Arc<Vec<Region>>, Option<(f64, f64)>), AppError> {
         if let Some((lat, lng, crs)) = loc.point {
-            let located = self.locate(lat, lng, crs).await.map_err(|e| match e {
-                AppError::NotFound(m) => AppError::invalid(
-                    "location",
-                    format!("位置：{m}，请在地图上重新选点或选择楼栋"),
-                ),
-                other => other,
-            })?;
-            let (wlng, wlat) = located.wgs84;
-            return Ok((located.grid.clone(), Some(located.grid), Some((wlat, wlng))));
+            let (chain, (wlng, wlat)) =
+                self.locate_grid(lat, lng, crs).await.map_err(|e| match e {
+                    AppError::NotFound(m) => AppError::invalid(
+                        "location",
+                        format!("位置：{m}，请在地图上重新选点或选择楼栋"),
+                    ),
+                    other => other,
+                })?;
+            return Ok((chain, Some((wlat, wlng))));
         }
         let Some(code) = loc
             .region_code
@@ -616,9 +702,12 @@ impl App {
                 "位置：请在地图上选点，或选择所在楼栋/网格",
             ));
         };
-        let region = self.store.region_by_code(code).await?.ok_or_else(|| {
+        let chain = self.region_chain(code).await?.ok_or_else(|| {
             AppError::invalid("location", format!("位置：区划编码 {code} 不存在"))
         })?;
+        let Some(region) = chain.last() else {
+            return Err(AppError::Internal("empty region chain".into()));
+        };
         if !matches!(
             region.level,
             RegionLevel::Building
@@ -637,17 +726,8 @@ impl App {
         {
             return self.deny(a, &format!("region:{code}")).await;
         }
-        let grid = if region.level == RegionLevel::Grid {
-            Some(region.clone())
-        } else {
-            self.store
-                .ancestors(&region)
-                .await?
-                .into_iter()
-                .find(|r| r.level == RegionLevel::Grid)
-        };
         let point = region.centroid.map(|(lng, lat)| (lat, lng));
-        Ok((region, grid, point))
+        Ok((chain, point))
     }
 
     /// Checks every upload before anything is written.
@@ -860,21 +940,7 @@ impl App {
     /// A case with its timeline, photos and the actions the actor may take now.
     pub async fn case_detail(&self, actor: &Actor, id: i64) -> Result<CaseDetail, AppError> {
         let case = self.case_for(actor, id).await?;
-        let kinds = self.actor_kinds(actor, &case).await?;
-        let now = self.now();
-        let policy = rules::Policy::default();
-        let mut actions: Vec<ActionKind> = Vec::new();
-        for &k in &kinds {
-            for a in rules::available_actions(&case.state, k, now, &policy) {
-                if !reporter_may(k, a, &case, now) {
-                    continue;
-                }
-                if !actions.contains(&a) {
-                    actions.push(a);
-                }
-            }
-        }
-        actions.sort_by_key(|a| ActionKind::ALL.iter().position(|x| x == a));
+        let actions = self.actions_for(actor, &case).await?;
         let mut events = self.store.case_events(id).await?;
         if !actor.role.is_staff() {
             events.retain(|e| e.public);
@@ -912,6 +978,27 @@ impl App {
             can_report_in,
             case,
         })
+    }
+
+    /// The actions `actor` may take on `case` now, in the order buttons show them.
+    pub async fn actions_for(
+        &self,
+        actor: &Actor,
+        case: &CaseRow,
+    ) -> Result<Vec<ActionKind>, AppError> {
+        let kinds = self.actor_kinds(actor, case).await?;
+        let now = self.now();
+        let policy = rules::Policy::default();
+        let mut actions: Vec<ActionKind> = Vec::new();
+        for &k in &kinds {
+            for a in rules::available_actions(&case.state, k, now, &policy) {
+                if reporter_may(k, a, case, now) && !actions.contains(&a) {
+                    actions.push(a);
+                }
+            }
+        }
+        actions.sort_by_key(|a| ActionKind::ALL.iter().position(|x| x == a));
+        Ok(actions)
     }
 
     /// A worklist page.

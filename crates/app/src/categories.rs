@@ -238,6 +238,7 @@ impl App {
                 self.now(),
             )
             .await?;
+        self.reload_routes().await?;
         Ok(())
     }
 

@@ -77,6 +77,11 @@ pub struct App {
     pub settings: Settings,
     clock: Clock,
     grid_index: Arc<RwLock<Arc<GridIndex>>>,
+    /// Region chains (ancestors, then the region) by code, filled as intake asks; cleared when
+    /// the tree changes (grid imports).
+    chains: Arc<RwLock<std::collections::HashMap<String, Arc<Vec<jinlin_store::regions::Region>>>>>,
+    /// The routing table `(category, region) → unit`, read on every intake; reloaded on edits.
+    routes: Arc<RwLock<Arc<std::collections::HashMap<(i64, i64), i64>>>>,
     /// Active categories, read on every intake; reloaded after an edit.
     categories: Arc<RwLock<Arc<Vec<jinlin_store::cases::Category>>>>,
     /// The working-day calendar, reloaded after an edit.
@@ -104,6 +109,8 @@ impl App {
             settings,
             clock,
             grid_index: Arc::new(RwLock::new(Arc::new(GridIndex::new(Vec::new())))),
+            chains: Arc::new(RwLock::new(std::collections::HashMap::new())),
+            routes: Arc::new(RwLock::new(Arc::new(std::collections::HashMap::new()))),
             categories: Arc::new(RwLock::new(Arc::new(Vec::new()))),
             calendar: Arc::new(RwLock::new(Arc::new(
                 jinlin_domain::deadlines::Calendar::new(),
@@ -121,6 +128,7 @@ impl App {
         app.seed_categories().await?;
         app.reload_categories().await?;
         app.reload_calendar().await?;
+        app.reload_routes().await?;
         Ok(app)
     }
 

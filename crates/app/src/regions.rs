@@ -105,6 +105,34 @@ impl App {
 
     /// Which grid a point falls in. `crs` is the coordinate system the caller's device uses.
     pub async fn locate(&self, lat: f64, lng: f64, crs: Crs) -> Result<Located, AppError> {
+        let (chain, wgs84) = self.locate_grid(lat, lng, crs).await?;
+        let grid = chain
+            .last()
+            .cloned()
+            .ok_or_else(|| AppError::Internal("empty region chain".into()))?;
+        let staff = self.store.posts_at(grid.id).await?;
+        let mut police = Vec::new();
+        for ancestor in chain.iter() {
+            if ancestor.level == RegionLevel::Community {
+                police = self.store.posts_at(ancestor.id).await?;
+            }
+        }
+        Ok(Located {
+            grid,
+            wgs84,
+            staff,
+            police,
+        })
+    }
+
+    /// The grid a point falls in, as its region chain (root first, the grid last), and the
+    /// point in WGS-84 `(lng, lat)`. Checks the ranges like [`App::locate`].
+    pub async fn locate_grid(
+        &self,
+        lat: f64,
+        lng: f64,
+        crs: Crs,
+    ) -> Result<(Arc<Vec<Region>>, (f64, f64)), AppError> {
         if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
             return Err(AppError::invalid("lat", "纬度 lat 须在 -90 到 90 之间"));
         }
@@ -119,24 +147,31 @@ impl App {
         let code = code.ok_or_else(|| {
             AppError::NotFound(format!("坐标 ({lat:.6}, {lng:.6}) 不在任何网格内"))
         })?;
-        let grid = self
-            .store
-            .region_by_code(&code)
+        let chain = self
+            .region_chain(&code)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("网格 {code} 已被删除")))?;
-        let staff = self.store.posts_at(grid.id).await?;
-        let mut police = Vec::new();
-        for ancestor in self.store.ancestors(&grid).await? {
-            if ancestor.level == RegionLevel::Community {
-                police = self.store.posts_at(ancestor.id).await?;
-            }
+        Ok((chain, (wlng, wlat)))
+    }
+
+    /// A region and its ancestors, root first and the region last; cached, since intake asks
+    /// for it on every report and the tree changes only on imports.
+    pub async fn region_chain(&self, code: &str) -> Result<Option<Arc<Vec<Region>>>, AppError> {
+        if let Ok(g) = self.chains.read()
+            && let Some(c) = g.get(code)
+        {
+            return Ok(Some(Arc::clone(c)));
         }
-        Ok(Located {
-            grid,
-            wgs84: (wlng, wlat),
-            staff,
-            police,
-        })
+        let Some(region) = self.store.region_by_code(code).await? else {
+            return Ok(None);
+        };
+        let mut chain = self.store.ancestors(&region).await?;
+        chain.push(region);
+        let chain = Arc::new(chain);
+        if let Ok(mut g) = self.chains.write() {
+            g.insert(code.to_owned(), Arc::clone(&chain));
+        }
+        Ok(Some(chain))
     }
 
     fn current_grid_index(&self) -> Arc<GridIndex> {
@@ -161,6 +196,11 @@ impl App {
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
         let len = index.len();
+        // Imports add grids and may re-parent them: cached chains are stale.
+        match self.chains.write() {
+            Ok(mut g) => g.clear(),
+            Err(poisoned) => poisoned.into_inner().clear(),
+        }
         match self.grid_index.write() {
             Ok(mut guard) => *guard = Arc::new(index),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(index),

@@ -1030,6 +1030,22 @@ impl Store {
         Ok(best.map(|b| b.2))
     }
 
+    /// Every routing rule `(category, region, unit)`, for the app's in-memory table.
+    pub async fn all_routes(&self) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT category_id, region_id, unit_id FROM routes")
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("category_id")?,
+                    r.try_get("region_id")?,
+                    r.try_get("unit_id")?,
+                ))
+            })
+            .collect()
+    }
+
     pub async fn routes(&self, tenant: &str) -> Result<Vec<RouteView>, StoreError> {
         let rows = sqlx::query(
             "SELECT o.id, o.category_id, k.name AS category_name, o.region_id, \

@@ -6,11 +6,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use jinlin_app::AppError;
 use jinlin_app::cases::{
-    ActionExtras, CaseDetail, Channel, Intake, ListKind, ListQuery, Location, mask_phone,
+    ActionExtras, CaseDetail, Channel, Filed, Intake, ListKind, ListQuery, Location, mask_phone,
 };
+use jinlin_app::store::cases::CaseRow;
 use jinlin_domain::accounts::Role;
-use jinlin_domain::cases::{Action, Stage};
+use jinlin_domain::cases::{Action, ActionKind, Stage};
 use jinlin_domain::crs::Crs;
+use jinlin_domain::deadlines::Warning;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -95,7 +97,48 @@ pub struct CaseDto {
 }
 
 fn case_dto(d: CaseDetail, app: &jinlin_app::App) -> CaseDto {
-    let c = d.case;
+    let timeline = d
+        .events
+        .into_iter()
+        .map(|e| EventDto {
+            at: e.at,
+            actor: e.actor_name,
+            actor_role: e.actor_role,
+            action: e.action,
+            from_stage: e.from_stage,
+            to_stage: e.to_stage,
+            note: e.note,
+        })
+        .collect();
+    dto(d.case, d.warning, d.phone_clear, &d.actions, timeline, app)
+}
+
+fn filed_dto(f: Filed, app: &jinlin_app::App) -> CaseDto {
+    let at = f.at;
+    let timeline = f
+        .events
+        .into_iter()
+        .map(|e| EventDto {
+            at,
+            actor: e.actor_name,
+            actor_role: e.actor_role,
+            action: e.action,
+            from_stage: e.from_stage,
+            to_stage: e.to_stage,
+            note: e.note,
+        })
+        .collect();
+    dto(f.case, f.warning, f.phone_clear, &f.actions, timeline, app)
+}
+
+fn dto(
+    c: CaseRow,
+    warning: Warning,
+    phone_clear: bool,
+    actions: &[ActionKind],
+    timeline: Vec<EventDto>,
+    app: &jinlin_app::App,
+) -> CaseDto {
     let code = app
         .category(c.category_id)
         .map(|k| k.code)
@@ -106,7 +149,7 @@ fn case_dto(d: CaseDetail, app: &jinlin_app::App) -> CaseDto {
         category_name: c.category_name,
         stage: c.state.stage.as_str().into(),
         stage_name: c.state.stage.zh().into(),
-        warning: d.warning.as_str().into(),
+        warning: warning.as_str().into(),
         channel: c.channel,
         description: c.description,
         address: c.address,
@@ -117,7 +160,7 @@ fn case_dto(d: CaseDetail, app: &jinlin_app::App) -> CaseDto {
         reporter_name: c.reporter_name,
         reporter_phone: c
             .reporter_phone
-            .map(|p| if d.phone_clear { p } else { mask_phone(&p) }),
+            .map(|p| if phone_clear { p } else { mask_phone(&p) }),
         level: c.level,
         handler_name: c.handler_name,
         unit_name: c.unit_name,
@@ -132,20 +175,8 @@ fn case_dto(d: CaseDetail, app: &jinlin_app::App) -> CaseDto {
         resolved_at: c.resolved_at,
         closed_at: c.closed_at,
         version: c.version,
-        actions: d.actions.iter().map(|a| a.as_str().into()).collect(),
-        timeline: d
-            .events
-            .into_iter()
-            .map(|e| EventDto {
-                at: e.at,
-                actor: e.actor_name,
-                actor_role: e.actor_role,
-                action: e.action,
-                from_stage: e.from_stage,
-                to_stage: e.to_stage,
-                note: e.note,
-            })
-            .collect(),
+        actions: actions.iter().map(|a| a.as_str().into()).collect(),
+        timeline,
     }
 }
 
@@ -187,8 +218,8 @@ pub async fn create(
     } else {
         Channel::Api
     };
-    let id = app
-        .file_case(
+    let filed = app
+        .file(
             Some(&actor),
             Intake {
                 channel,
@@ -205,15 +236,7 @@ pub async fn create(
             },
         )
         .await?;
-    // The reporter may not see a case filed for someone else; answer with what was stored.
-    let detail = match app.case_detail(&actor, id).await {
-        Ok(d) => d,
-        Err(AppError::Forbidden(_)) => {
-            return Err(AppError::Internal(format!("案件 #{id} 已登记，但调用方无权查看")).into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok((StatusCode::CREATED, Json(case_dto(detail, app))))
+    Ok((StatusCode::CREATED, Json(filed_dto(filed, app))))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
