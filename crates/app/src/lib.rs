@@ -13,7 +13,11 @@ pub mod regions;
 pub mod stats;
 pub mod webhooks;
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+
+/// `(category id, region id) → unit id`.
+pub type RouteTable = HashMap<(i64, i64), i64>;
 
 pub use error::AppError;
 use jinlin_domain::grids::GridIndex;
@@ -79,9 +83,9 @@ pub struct App {
     grid_index: Arc<RwLock<Arc<GridIndex>>>,
     /// Region chains (ancestors, then the region) by code, filled as intake asks; cleared when
     /// the tree changes (grid imports).
-    chains: Arc<RwLock<std::collections::HashMap<String, Arc<Vec<jinlin_store::regions::Region>>>>>,
+    chains: Arc<RwLock<HashMap<String, Arc<Vec<jinlin_store::regions::Region>>>>>,
     /// The routing table `(category, region) → unit`, read on every intake; reloaded on edits.
-    routes: Arc<RwLock<Arc<std::collections::HashMap<(i64, i64), i64>>>>,
+    routes: Arc<RwLock<Arc<RouteTable>>>,
     /// Active categories, read on every intake; reloaded after an edit.
     categories: Arc<RwLock<Arc<Vec<jinlin_store::cases::Category>>>>,
     /// The working-day calendar, reloaded after an edit.
@@ -109,8 +113,8 @@ impl App {
             settings,
             clock,
             grid_index: Arc::new(RwLock::new(Arc::new(GridIndex::new(Vec::new())))),
-            chains: Arc::new(RwLock::new(std::collections::HashMap::new())),
-            routes: Arc::new(RwLock::new(Arc::new(std::collections::HashMap::new()))),
+            chains: Arc::new(RwLock::new(HashMap::new())),
+            routes: Arc::new(RwLock::new(Arc::new(HashMap::new()))),
             categories: Arc::new(RwLock::new(Arc::new(Vec::new()))),
             calendar: Arc::new(RwLock::new(Arc::new(
                 jinlin_domain::deadlines::Calendar::new(),
