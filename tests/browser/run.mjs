@@ -741,6 +741,9 @@ async function scenario(label, base, prefix) {
     await login(page, base, 'community');
     await Promise.all([page.waitForNavigation(), page.locator('nav.sidebar a[href="/cases"]').click()]);
     await page.locator('.tabs a.active', { hasText: '我的任务' }).waitFor();
+    // The demo county keeps the desk busy: find the new case the way a desk worker would.
+    await page.fill('.case-filters input[name="q"]', state.caseA.text.slice(0, 20));
+    await Promise.all([page.waitForNavigation(), page.press('.case-filters input[name="q"]', 'Enter')]);
     const item = page.locator('.case-item', { has: page.locator(`a[href="/cases/${id}"]`) });
     await item.waitFor();
     const cls = await item.getAttribute('class');
@@ -868,7 +871,7 @@ async function scenario(label, base, prefix) {
     const id = caseIdOf(page);
     assert((await page.locator('.case-description').innerText()).includes(text), 'the hotline case does not show its text');
     assert(((await factsOf(page))['位置'] || '').includes('东霞社区第1网格'), `place: ${JSON.stringify(await factsOf(page))}`);
-    state.caseB = { id };
+    state.caseB = { id, text };
     await shot(page, prefix, 'case-hotline');
 
     const summary = page.locator('.actions-card summary[data-action="whistle"]');
@@ -898,7 +901,7 @@ async function scenario(label, base, prefix) {
     try {
       const dpage = await dctx.newPage();
       await login(dpage, base, 'dept');
-      await dpage.goto(`${base}/cases`);
+      await dpage.goto(`${base}/cases?view=tasks&q=${encodeURIComponent(state.caseB.text.slice(0, 20))}`);
       await dpage.locator('.tabs a.active', { hasText: '我的任务' }).waitFor();
       const item = dpage.locator(`.case-item a[href="/cases/${id}"]`);
       assert((await item.count()) === 1, 'the whistled case is not in the department\'s 我的任务');
@@ -1013,6 +1016,36 @@ async function scenario(label, base, prefix) {
       await shot(page, prefix, 'phone-case-english');
       await Promise.all([page.waitForNavigation(), page.locator('a.lang-switch').tap()]);
       assert((await page.getAttribute('html', 'lang')).startsWith('zh'), 'did not switch back to Chinese');
+      assertClean(ctx);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  await step(`[${label}] (p) leader: statistics show the indicators and draw the charts; Excel export`, async () => {
+    const ctx = await newContext(base);
+    try {
+      const page = await ctx.newPage();
+      await login(page, base, 'leader');
+      await Promise.all([page.waitForNavigation(), page.locator('nav.sidebar a[href="/stats"]').click()]);
+      await page.locator('h1').first().waitFor();
+      const body = await page.locator('main').innerText();
+      for (const w of ['受理率', '按期办结率', '满意率']) assert(body.includes(w), `statistics lack ${w}`);
+      // The demo county's 90 days of cases: the charts are drawn (ECharts paints canvases).
+      await page.waitForFunction(() => document.querySelectorAll('canvas').length >= 3, null, { timeout: 15_000 });
+      const painted = await page.evaluate(() =>
+        Array.from(document.querySelectorAll('canvas')).filter((c) => c.width > 50 && c.height > 50).length,
+      );
+      assert(painted >= 3, `only ${painted} charts drawn`);
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'stats');
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.locator('a[href^="/stats/export.xlsx"]').first().click(),
+      ]);
+      const file = await download.path();
+      const head = fs.readFileSync(file).subarray(0, 2).toString('latin1');
+      assert(head === 'PK', `the export is not an xlsx (starts with ${JSON.stringify(head)})`);
       assertClean(ctx);
     } finally {
       await ctx.close();

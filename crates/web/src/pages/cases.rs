@@ -274,7 +274,8 @@ fn item_view(t: Tr, now: i64, w: &WorkItem) -> ItemView {
         c.resolution_due
     };
     let mut flags = Vec::new();
-    if c.overdue {
+    // A finished case was late once; on a list that flag would read as work still waiting.
+    if c.overdue && open {
         flags.push(t.s("case.flag.overdue"));
     }
     if c.supervised {
