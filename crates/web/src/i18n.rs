@@ -571,6 +571,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("case.resolved_at", "办结于", "resolved"),
     ("case.level", "处置层级", "Handled by"),
     ("case.nobody", "待派单", "Not dispatched"),
+    ("case.awaiting_take", "已派单，待签收", "Dispatched, not yet taken"),
     ("case.counts", "返工 / 催办", "Rework / urges"),
     ("case.rework", "返工", "rework"),
     ("case.urges", "催办", "urges"),

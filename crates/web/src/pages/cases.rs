@@ -883,7 +883,13 @@ fn detail_view(
         .handler_name
         .clone()
         .or_else(|| c.unit_name.clone())
-        .unwrap_or_else(|| t.s("case.nobody").to_owned());
+        .unwrap_or_else(|| {
+            if c.state.assignee.is_some() {
+                t.s("case.awaiting_take").to_owned()
+            } else {
+                t.s("case.nobody").to_owned()
+            }
+        });
     facts.push(Fact {
         label: t.s("case.level"),
         value: format!("{level} · {handler}"),
