@@ -112,6 +112,8 @@ pub struct CaseDetail {
     pub phone_clear: bool,
     /// The actor's unit may report in (报到) on a whistle.
     pub can_report_in: bool,
+    /// The actor may change the category ([`App::reclassify`]).
+    pub can_reclassify: bool,
 }
 
 /// A case just filed, as intake wrote it.
@@ -388,9 +390,13 @@ impl App {
     /// rather than read back (intake is the hot path; the API answers with this).
     pub async fn file(&self, actor: Option<&Actor>, intake: Intake) -> Result<Filed, AppError> {
         let now = self.now();
-        let category = self
-            .category(intake.category_id)
-            .ok_or_else(|| AppError::invalid("category", "事件分类：不存在或已停用，请重新选择"))?;
+        // 0: the reporter did not know the category; the desk classifies it later.
+        let category = if intake.category_id == 0 {
+            self.category_by_code("other")
+        } else {
+            self.category(intake.category_id)
+        }
+        .ok_or_else(|| AppError::invalid("category", "事件分类：不存在或已停用，请重新选择"))?;
         check_text(
             "description",
             "问题描述",
@@ -968,7 +974,14 @@ impl App {
             case.resolution_due,
             case.urgency,
         );
+        // Merging is the desk's alone and legal while the case is open.
+        let can_reclassify = actions.contains(&ActionKind::Merge)
+            && matches!(
+                case.stage(),
+                Stage::Reported | Stage::Accepted | Stage::Dispatched | Stage::InProgress
+            );
         Ok(CaseDetail {
+            can_reclassify,
             phone_clear: case.reporter_id.is_some() && case.reporter_id == actor.user_id,
             photos: self.store.case_photos(id).await?,
             events,
@@ -1374,6 +1387,96 @@ impl App {
                 t.to,
             ),
             whistle_units: whistle_units.to_vec(),
+            ..CaseEffects::default()
+        };
+        self.store
+            .update_case(&row, &effects, now)
+            .await
+            .map_err(|e| match e {
+                jinlin_store::StoreError::Conflict { field } if field == "version" => conflict(),
+                other => other.into(),
+            })?;
+        row.version += 1;
+        Ok(row)
+    }
+
+    /// The desk changes a case's category (分类) while nobody has reported back on it: the
+    /// routed unit, the urgency and the resolution deadline follow the new category (unless an
+    /// extension was granted), the response deadline stays. One timeline row.
+    pub async fn reclassify(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        category_id: i64,
+        expected_version: Option<i64>,
+    ) -> Result<CaseRow, AppError> {
+        let case = self.case_for(actor, case_id).await?;
+        if expected_version.is_some_and(|v| v != case.version) {
+            return Err(conflict());
+        }
+        if !self
+            .actor_kinds(actor, &case)
+            .await?
+            .contains(&ActorKind::Dispatcher)
+        {
+            return Err(AppError::Forbidden(
+                "只有社区、街道受理员可以调整事件分类".into(),
+            ));
+        }
+        if !matches!(
+            case.stage(),
+            Stage::Reported | Stage::Accepted | Stage::Dispatched | Stage::InProgress
+        ) {
+            return Err(AppError::Conflict {
+                field: "stage".into(),
+                message: format!("当前状态为“{}”，不能再调整分类", case.stage().zh()),
+            });
+        }
+        let category = self
+            .category(category_id)
+            .ok_or_else(|| AppError::invalid("category", "事件分类：不存在或已停用"))?;
+        if category.id == case.category_id {
+            return Err(AppError::invalid("category", "事件分类：与原分类相同"));
+        }
+        let old_name = case.category_name.clone();
+        let now = self.now();
+        let policy = rules::Policy::default();
+        let mut row = case.clone();
+        row.category_id = category.id;
+        row.category_name = category.name.clone();
+        row.urgency = category.urgency;
+        if row.state.extended_until.is_none() {
+            row.resolution_due = category.resolution.due(&self.calendar(), case.created_at);
+        }
+        let chain: Vec<i64> = case
+            .region_path
+            .split('/')
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        let mut cat_ids = vec![category.id];
+        let mut parent = category.parent_id;
+        while let Some(p) = parent {
+            cat_ids.push(p);
+            parent = self.category(p).and_then(|c| c.parent_id);
+        }
+        if !matches!(row.state.assignee, Some(Assignee::Department(_))) {
+            row.unit_id = self.route_for(&cat_ids, &chain).or(row.unit_id);
+        }
+        if row.responded_at.is_none() {
+            row.responded_at = Some(now);
+        }
+        row.next_check_at = next_check(&row, &policy, now);
+        let effects = CaseEffects {
+            event: NewEvent {
+                actor_id: actor.user_id,
+                actor_name: actor.display_name.clone(),
+                actor_role: actor.role.as_str().into(),
+                action: "reclassify".into(),
+                from_stage: Some(case.stage().as_str().into()),
+                to_stage: case.stage().as_str().into(),
+                note: format!("分类由“{old_name}”调整为“{}”", category.name),
+                public: true,
+            },
             ..CaseEffects::default()
         };
         self.store

@@ -1992,3 +1992,66 @@ async fn admins_change_limits_routes_and_the_calendar_and_new_cases_follow() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_report_without_a_category_goes_to_other_and_the_desk_classifies_it() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let mut resident = Browser::signed_in(&h, "resident").await;
+        let filed = resident
+            .post_multipart(
+                "/cases",
+                "/cases/new",
+                &[
+                    ("description", "不知道找谁：楼下有人养鸽子，味道很大"),
+                    ("region_code", FIRST_GRID),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.body);
+        let id = case_id_from(&filed.location());
+        let stored = h.db.store.case_by_id(id).await.unwrap().unwrap();
+        assert_eq!(stored.category_name, "其他");
+        let target = h
+            .app
+            .categories()
+            .iter()
+            .find(|c| c.parent_id.is_some() && c.kind == "event")
+            .unwrap()
+            .clone();
+        let mut desk = Browser::signed_in(&h, "community").await;
+        let page = desk.get(&format!("/cases/{id}")).await;
+        assert!(offered(&page.body).contains(&"reclassify".to_owned()));
+        let version = hidden(&page.body, "version");
+        let done = desk
+            .post_multipart(
+                &format!("/cases/{id}/reclassify"),
+                &format!("/cases/{id}"),
+                &[("category", &target.id.to_string()), ("version", &version)],
+                &[],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        let after = h.db.store.case_by_id(id).await.unwrap().unwrap();
+        assert_eq!(after.category_id, target.id);
+        assert_eq!(
+            after.resolution_due,
+            target.resolution.due(&h.app.calendar(), after.created_at),
+            "the deadline follows the new category"
+        );
+        let page = desk.get(&format!("/cases/{id}")).await;
+        assert!(page.body.contains(&format!("调整为“{}”", target.name)));
+        // Residents cannot reclassify.
+        let refused = resident
+            .post_multipart(
+                &format!("/cases/{id}/reclassify"),
+                &format!("/cases/{id}"),
+                &[("category", &target.id.to_string())],
+                &[],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}

@@ -613,9 +613,8 @@ pub async fn new_form(
 fn intake_from_form(actor: &Actor, f: &FormData) -> Result<Intake, AppError> {
     let (channel, _) = report_channel(actor.role)
         .ok_or_else(|| AppError::Forbidden("您的角色不能在此登记案件".into()))?;
-    let category_id = f
-        .number::<i64>("category", "事件分类")?
-        .ok_or_else(|| AppError::invalid("category", "事件分类：请选择"))?;
+    // Left empty: "其他", and the desk classifies it.
+    let category_id = f.number::<i64>("category", "事件分类")?.unwrap_or(0);
     let lat = f.number::<f64>("lat", "纬度")?;
     let lng = f.number::<f64>("lng", "经度")?;
     let crs = match f.get("crs") {
@@ -725,6 +724,9 @@ struct DetailPage {
     options: DispatchOptions,
     whistles: Vec<(String, String)>,
     can_report_in: bool,
+    /// Category groups for the desk's 改分类 form (empty when it may not).
+    reclassify: Vec<CategoryGroup>,
+    category_id: i64,
     lat: String,
     lng: String,
     tile_url: String,
@@ -964,6 +966,7 @@ fn detail_view(
                 .unwrap_or_else(|| match e.action.as_str() {
                     "report" => t.s("case.action.report"),
                     "report_in" => t.s("case.action.report_in"),
+                    "reclassify" => t.s("case.action.reclassify"),
                     _ => "",
                 }),
             // Only a move is worth an arrow: not the report itself ("上报 → 上报"), nor a side
@@ -1042,6 +1045,12 @@ fn detail_view(
         options,
         whistles,
         can_report_in: d.can_report_in,
+        reclassify: if d.can_reclassify {
+            category_groups(&state.app)
+        } else {
+            Vec::new()
+        },
+        category_id: c.category_id,
         lat: c.lat.map(|v| format!("{v:.6}")).unwrap_or_default(),
         lng: c.lng.map(|v| format!("{v:.6}")).unwrap_or_default(),
         tile_url: state.app.settings.tile_url.clone().unwrap_or_default(),
@@ -1118,6 +1127,7 @@ pub async fn detail(
         "report" if session.actor.role.is_staff() => t.s("case.flash.registered").to_owned(),
         "report" => t.s("case.flash.reported").to_owned(),
         "report_in" => t.s("case.flash.reported_in").to_owned(),
+        "reclassify" => t.s("case.flash.reclassified").to_owned(),
         other => match ActionKind::parse(other) {
             Some(k) => format!("{}{}", t.s("case.flash.done"), t.pick(k.zh(), k.en())),
             None => String::new(),
@@ -1167,6 +1177,33 @@ pub async fn act(
     .await;
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/cases/{id}?done={}", kind.as_str())).into_response()),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            detail_response(&state, &session, t, id, None, Some(e)).await
+        }
+        Err(e) => Err(PageError::new(e, t.lang)),
+    }
+}
+
+pub async fn reclassify(
+    State(state): State<AppState>,
+    Ui(t): Ui,
+    SignedIn(session): SignedIn,
+    Path(id): Path<i64>,
+    multipart: Multipart,
+) -> Result<Response, PageError> {
+    let f = FormData::read(multipart).await.map_err(pe(t))?;
+    let result = async {
+        let category = f
+            .number::<i64>("category", "事件分类")?
+            .ok_or_else(|| AppError::invalid("category", "事件分类：请选择"))?;
+        state
+            .app
+            .reclassify(&session.actor, id, category, f.number("version", "版本")?)
+            .await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/cases/{id}?done=reclassify")).into_response()),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             detail_response(&state, &session, t, id, None, Some(e)).await
         }

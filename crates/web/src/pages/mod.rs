@@ -45,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cases/{id}", get(cases::detail))
         .route("/cases/{id}/act", post(cases::act))
         .route("/cases/{id}/report-in", post(cases::report_in))
+        .route("/cases/{id}/reclassify", post(cases::reclassify))
         .route("/cases/photos/{id}", get(cases::photo))
         .route("/inbox", get(cases::inbox))
         .route("/inbox/read", post(cases::mark_read))

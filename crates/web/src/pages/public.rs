@@ -258,10 +258,13 @@ pub async fn report(
         reporter_phone: text("reporter_phone"),
     };
     let intake = (|| -> Result<Intake, AppError> {
-        let category_id = keep
-            .category
-            .parse()
-            .map_err(|_| AppError::invalid("category", "事件分类：请选择"))?;
+        // Left empty: "其他", and the desk classifies it.
+        let category_id = match keep.category.as_str() {
+            "" => 0,
+            c => c
+                .parse()
+                .map_err(|_| AppError::invalid("category", "事件分类：请重新选择"))?,
+        };
         let point = match (keep.lat.parse::<f64>(), keep.lng.parse::<f64>()) {
             (Ok(lat), Ok(lng)) => Some((lat, lng, Crs::Wgs84)),
             _ => None,
