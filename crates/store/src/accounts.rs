@@ -227,15 +227,7 @@ impl Store {
             return Err(StoreError::invalid("密码散列不能为空"));
         }
         let mut tx = self.begin_write().await?;
-        let region = sqlx::query("SELECT id, tenant FROM regions WHERE code = $1")
-            .bind(user.region_code.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let region_id: i64 = region.try_get("id")?;
-        let tenant: String = region.try_get("tenant")?;
-        insert_audit(&mut tx, audit, Some(&tenant), now).await?;
-        let id = insert_user(&mut tx, user, &tenant, region_id, now).await?;
+        let id = insert_user_at_code(&mut tx, user, audit, now).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -901,16 +893,27 @@ impl Store {
                 field: "code".into(),
             });
         }
-        let region = sqlx::query("SELECT id, tenant FROM regions WHERE code = $1")
-            .bind(user.region_code.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let region_id: i64 = region.try_get("id")?;
-        let tenant: String = region.try_get("tenant")?;
-        insert_audit(&mut tx, audit, Some(&tenant), now).await?;
-        let id = insert_user(&mut tx, user, &tenant, region_id, now).await?;
+        let id = insert_user_at_code(&mut tx, user, audit, now).await?;
         tx.commit().await?;
         Ok(id)
     }
+}
+
+/// Inserts an account under the region its code names, with its audit row. `NotFound` when
+/// the code is unknown.
+async fn insert_user_at_code(
+    tx: &mut AnyConnection,
+    user: &NewUser,
+    audit: &NewAudit,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let region = sqlx::query("SELECT id, tenant FROM regions WHERE code = $1")
+        .bind(user.region_code.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let region_id: i64 = region.try_get("id")?;
+    let tenant: String = region.try_get("tenant")?;
+    insert_audit(tx, audit, Some(&tenant), now).await?;
+    insert_user(tx, user, &tenant, region_id, now).await
 }

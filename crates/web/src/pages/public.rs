@@ -86,9 +86,21 @@ async fn signup_page(
             .to_owned(),
         error: error.map(|e| e.to_string()),
     };
-    let mut res = (status, render(&page, t.lang)?).into_response();
+    answer(state, t, status, &page, &csrf, new_cookie)
+}
+
+/// A public page, with the form token's cookie when it is new.
+fn answer<T: Template>(
+    state: &AppState,
+    t: Tr,
+    status: StatusCode,
+    page: &T,
+    csrf: &str,
+    new_cookie: bool,
+) -> Result<Response, PageError> {
+    let mut res = (status, render(page, t.lang)?).into_response();
     if new_cookie {
-        set_pre_csrf(&mut res, &csrf, state.config.cookie_secure);
+        set_pre_csrf(&mut res, csrf, state.config.cookie_secure);
     }
     Ok(res)
 }
@@ -222,11 +234,7 @@ async fn report_page(
         max_photos: state.app.settings.max_photos,
         done,
     };
-    let mut res = (status, render(&page, t.lang)?).into_response();
-    if new_cookie {
-        set_pre_csrf(&mut res, &csrf, state.config.cookie_secure);
-    }
-    Ok(res)
+    answer(state, t, status, &page, &csrf, new_cookie)
 }
 
 pub async fn report_form(
