@@ -641,7 +641,10 @@ impl App {
             ),
             ..CaseEffects::default()
         };
-        let id = self.store.create_case(&new, &effects).await?;
+        let id = match &self.intake {
+            Some(queue) => queue.file(new.clone(), effects.clone()).await?,
+            None => self.store.create_case(&new, &effects).await?,
+        };
         let mut case = preview_row(&new, &category);
         case.id = id;
         case.description = new.description;

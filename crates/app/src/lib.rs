@@ -9,6 +9,7 @@ pub mod cases;
 pub mod categories;
 pub mod demo;
 mod error;
+mod intake;
 pub mod regions;
 pub mod stats;
 pub mod webhooks;
@@ -90,6 +91,8 @@ pub struct App {
     categories: Arc<RwLock<Arc<Vec<jinlin_store::cases::Category>>>>,
     /// The working-day calendar, reloaded after an edit.
     calendar: Arc<RwLock<Arc<jinlin_domain::deadlines::Calendar>>>,
+    /// SQLite's group commit for intake (None on PostgreSQL).
+    intake: Option<intake::IntakeQueue>,
     /// Where sign-up verification codes go (the log by default; a county plugs in its SMS gateway).
     sms: Arc<dyn accounts::SmsSender>,
     /// Argon2 is memory-hard; on 2 cores a burst of logins must not starve everything else.
@@ -108,7 +111,10 @@ impl App {
         settings: Settings,
         clock: Clock,
     ) -> Result<App, AppError> {
+        let intake = (store.backend() == jinlin_store::Backend::Sqlite)
+            .then(|| intake::IntakeQueue::start(store.clone()));
         let app = App {
+            intake,
             store,
             settings,
             clock,

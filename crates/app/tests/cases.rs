@@ -1537,3 +1537,51 @@ async fn duplicates_are_merged_and_leaders_supervise() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_burst_of_reports_is_written_whole_each_with_its_timeline() {
+    on_every_backend(|db| async move {
+        let w = std::sync::Arc::new(World::new(db).await);
+        let mut tasks = Vec::new();
+        for n in 0..40 {
+            let w = w.clone();
+            tasks.push(tokio::spawn(async move {
+                w.app
+                    .file_case(
+                        Some(&w.resident),
+                        w.intake(APPEAL, &format!("路灯不亮 #{n}")),
+                    )
+                    .await
+            }));
+        }
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.unwrap().unwrap());
+        }
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 40, "every report got its own case");
+        for (n, id) in ids.iter().enumerate() {
+            let case = w.case(*id).await;
+            assert_eq!(
+                case.description,
+                format!("路灯不亮 #{n}"),
+                "answers match their reports"
+            );
+            assert_eq!(w.count(*id, "report").await, 1, "one report row each");
+        }
+        // A refused report in the middle of a burst fails alone.
+        let bad = Intake {
+            description: "很".repeat(5000),
+            ..w.intake(APPEAL, "")
+        };
+        let (a, b, c) = tokio::join!(
+            w.app.file_case(Some(&w.resident), w.intake(APPEAL, "甲")),
+            w.app.file_case(Some(&w.resident), bad),
+            w.app.file_case(Some(&w.resident), w.intake(APPEAL, "乙")),
+        );
+        assert!(a.is_ok() && c.is_ok() && b.is_err());
+    })
+    .await;
+}

@@ -1084,6 +1084,23 @@ impl Store {
         Ok(id)
     }
 
+    /// Files several cases in one transaction: one commit (on SQLite one sync) for all, which
+    /// is how intake keeps up with a burst on the single writer. All or nothing.
+    pub async fn create_cases(
+        &self,
+        items: &[(NewCase, CaseEffects)],
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut ids = Vec::with_capacity(items.len());
+        for (c, effects) in items {
+            let id = insert_case(&mut tx, c).await?;
+            write_effects(&mut tx, &c.tenant, id, effects, c.created_at).await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
     pub async fn case_by_id(&self, id: i64) -> Result<Option<CaseRow>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{CASE_SELECT} WHERE c.id = $1"
