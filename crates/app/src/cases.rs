@@ -1039,7 +1039,8 @@ impl App {
             .ok_or_else(|| AppError::Forbidden("请先登录".into()))?;
         let mut f = CaseFilter {
             scope_path: actor.scope_path.clone(),
-            open_only: q.open_only,
+            // "Overdue" means late work still waiting; a finished case was late, not overdue.
+            open_only: q.open_only || q.overdue_only,
             stage: q.stage,
             category_id: q.category_id,
             overdue_only: q.overdue_only,
