@@ -12,7 +12,7 @@
 //! - 返工率 = resolved cases with rework (核查不通过 or reopened) / resolved cases;
 //! - 满意率 = (满意 + 基本满意) / rated cases.
 
-use std::ops::AddAssign;
+use std::ops::{AddAssign, SubAssign};
 
 use crate::cases::Stage;
 use crate::deadlines::Date;
@@ -52,6 +52,21 @@ impl AddAssign for Counts {
         self.satisfied += o.satisfied;
         self.basic += o.basic;
         self.overdue += o.overdue;
+    }
+}
+
+impl SubAssign for Counts {
+    fn sub_assign(&mut self, o: Counts) {
+        self.cases -= o.cases;
+        self.responded -= o.responded;
+        self.response_ms -= o.response_ms;
+        self.resolved -= o.resolved;
+        self.on_time -= o.on_time;
+        self.rework -= o.rework;
+        self.rated -= o.rated;
+        self.satisfied -= o.satisfied;
+        self.basic -= o.basic;
+        self.overdue -= o.overdue;
     }
 }
 

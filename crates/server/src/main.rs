@@ -75,6 +75,11 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// The statistics rollups.
+    Stats {
+        #[command(subcommand)]
+        command: StatsCommand,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -117,6 +122,12 @@ enum TokenCommand {
 enum RegionsCommand {
     /// Import grid polygons from a GeoJSON file (all or nothing).
     Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum StatsCommand {
+    /// Recompute the daily statistics rollups from the cases (one transaction).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -278,6 +289,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Restore { from } => restore(&config, &from).await,
+        Command::Stats {
+            command: StatsCommand::Rebuild,
+        } => {
+            let store = open(&config).await?;
+            let started = std::time::Instant::now();
+            store.rebuild_stats_rollup().await?;
+            println!(
+                "统计汇总已重建（{:.1} 秒）。",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Config { .. } => Ok(()),
     }
 }

@@ -16,6 +16,7 @@ use sqlx::any::AnyRow;
 use crate::audit::{NewAudit, insert_audit};
 use crate::error::unique_as_conflict;
 use crate::sql::{Sql, Val, like_escape, page_bounds, scope_bounds};
+use crate::stats::{CaseFacts, RollupDelta};
 use crate::{Backend, Store, StoreError};
 
 // ----- categories ---------------------------------------------------------------------------
@@ -1080,6 +1081,10 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let id = insert_case(&mut tx, c).await?;
         write_effects(&mut tx, &c.tenant, id, effects, c.created_at).await?;
+        let mut rollup = RollupDelta::default();
+        rollup.add(&new_case_facts(c), 1);
+        // Last, so the rollup rows every intake shares stay locked only until the commit.
+        rollup.write(&mut tx).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -1121,8 +1126,14 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        let old = self.case_facts(&mut tx, case.id).await?;
         update_case_row(&mut tx, case, now).await?;
         write_effects(&mut tx, &case.tenant, case.id, effects, now).await?;
+        if let Some(old) = old {
+            RollupDelta::change(&old, &changed_facts(&old, case))
+                .write(&mut tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -1177,12 +1188,22 @@ impl Store {
         overdue: bool,
         next_check_at: Option<i64>,
     ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let old = self.case_facts(&mut tx, id).await?;
         sqlx::query("UPDATE cases SET overdue = $1, next_check_at = $2 WHERE id = $3")
             .bind(flag(overdue))
             .bind(next_check_at)
             .bind(id)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?;
+        if let Some(old) = old {
+            let new = CaseFacts {
+                overdue: flag(overdue),
+                ..old.clone()
+            };
+            RollupDelta::change(&old, &new).write(&mut tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -2134,8 +2155,65 @@ impl Store {
             false,
         )
         .await?;
+        let mut rollup = RollupDelta::default();
+        for c in cases {
+            rollup.add(&row_facts(&c.row), 1);
+        }
+        rollup.write(&mut tx).await?;
         tx.commit().await?;
         Ok(ids)
+    }
+}
+
+/// What the statistics read of a case about to be filed (`insert_case` leaves the response,
+/// resolution, rating and overdue flag at their defaults).
+fn new_case_facts(c: &NewCase) -> CaseFacts {
+    CaseFacts {
+        tenant: c.tenant.clone(),
+        created_at: c.created_at,
+        region_path: c.region_path.clone(),
+        category_id: c.category_id,
+        channel: c.channel.clone(),
+        stage: c.state.stage.as_str().to_owned(),
+        responded_at: None,
+        resolution_due: c.resolution_due,
+        resolved_at: None,
+        rework_count: i64::from(c.state.rework_count),
+        rating: None,
+        overdue: 0,
+    }
+}
+
+/// The statistics columns after `update_case_row` stored `c` over the row `old` was read from.
+fn changed_facts(old: &CaseFacts, c: &CaseRow) -> CaseFacts {
+    CaseFacts {
+        category_id: c.category_id,
+        stage: c.state.stage.as_str().to_owned(),
+        responded_at: c.responded_at,
+        resolution_due: c.resolution_due,
+        resolved_at: c.resolved_at,
+        rework_count: i64::from(c.state.rework_count),
+        rating: c.state.rating.map(|r| r.as_str().to_owned()),
+        overdue: flag(c.overdue),
+        ..old.clone()
+    }
+}
+
+/// What the statistics read of a case written whole (`seeded_case_values`).
+fn row_facts(r: &CaseRow) -> CaseFacts {
+    CaseFacts {
+        tenant: r.tenant.clone(),
+        created_at: r.created_at,
+        region_path: r.region_path.clone(),
+        category_id: r.category_id,
+        channel: r.channel.clone(),
+        stage: r.state.stage.as_str().to_owned(),
+        responded_at: r.responded_at,
+        resolution_due: r.resolution_due,
+        resolved_at: r.resolved_at,
+        rework_count: i64::from(r.state.rework_count),
+        rating: r.state.rating.map(|x| x.as_str().to_owned()),
+        overdue: flag(r.overdue),
     }
 }
 

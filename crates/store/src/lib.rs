@@ -97,7 +97,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_stats.sql"),
         postgres: include_str!("../migrations/postgres/0003_stats.sql"),
     },
+    Migration {
+        version: ROLLUP_VERSION,
+        name: "rollup",
+        sqlite: include_str!("../migrations/sqlite/0004_rollup.sql"),
+        postgres: include_str!("../migrations/postgres/0004_rollup.sql"),
+    },
 ];
+
+/// The migration that creates the statistics rollups; applying it fills them from the cases.
+const ROLLUP_VERSION: i64 = 4;
 
 /// Splits a migration file into statements.
 ///
@@ -314,6 +323,9 @@ impl Store {
                         index: index + 1,
                         source,
                     })?;
+            }
+            if m.version == ROLLUP_VERSION {
+                stats::rebuild_rollup(&mut tx, self.backend).await?;
             }
             sqlx::query(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
