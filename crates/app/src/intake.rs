@@ -60,7 +60,8 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>) {
         }
         let (items, answers): (Vec<_>, Vec<_>) =
             jobs.into_iter().map(|(c, e, done)| ((c, e), done)).unzip();
-        match store.create_cases(&items).await {
+        let refs: Vec<(&NewCase, &CaseEffects)> = items.iter().map(|(c, e)| (c, e)).collect();
+        match store.create_cases(&refs).await {
             Ok(ids) => {
                 for (done, id) in answers.into_iter().zip(ids) {
                     let _ = done.send(Ok(id));

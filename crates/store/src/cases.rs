@@ -1078,30 +1078,30 @@ impl Store {
     /// The transaction is committed (durably: `synchronous=FULL` on SQLite) before this returns,
     /// so a caller that answers "received" never loses the case.
     pub async fn create_case(&self, c: &NewCase, effects: &CaseEffects) -> Result<i64, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let id = insert_case(&mut tx, c).await?;
-        write_effects(&mut tx, &c.tenant, id, effects, c.created_at).await?;
-        let mut rollup = RollupDelta::default();
-        rollup.add(&new_case_facts(c), 1);
-        // Last, so the rollup rows every intake shares stay locked only until the commit.
-        rollup.write(&mut tx).await?;
-        tx.commit().await?;
-        Ok(id)
+        let ids = self.create_cases(&[(c, effects)]).await?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| StoreError::invalid("案件未写入"))
     }
 
-    /// Files several cases in one transaction: one commit (on SQLite one sync) for all, which
-    /// is how intake keeps up with a burst on the single writer. All or nothing.
+    /// Files several cases in one transaction: one commit (on SQLite one sync) and one rollup
+    /// update for all, which is how intake keeps up with a burst on the single writer. All or
+    /// nothing.
     pub async fn create_cases(
         &self,
-        items: &[(NewCase, CaseEffects)],
+        items: &[(&NewCase, &CaseEffects)],
     ) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.begin_write().await?;
         let mut ids = Vec::with_capacity(items.len());
-        for (c, effects) in items {
+        let mut rollup = RollupDelta::default();
+        for &(c, effects) in items {
             let id = insert_case(&mut tx, c).await?;
             write_effects(&mut tx, &c.tenant, id, effects, c.created_at).await?;
+            rollup.add(&new_case_facts(c), 1);
             ids.push(id);
         }
+        // Last, so the rollup rows every intake shares stay locked only until the commit.
+        rollup.write(&mut tx).await?;
         tx.commit().await?;
         Ok(ids)
     }
