@@ -103,6 +103,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_rollup.sql"),
         postgres: include_str!("../migrations/postgres/0004_rollup.sql"),
     },
+    Migration {
+        version: 5,
+        name: "worklists",
+        sqlite: include_str!("../migrations/sqlite/0005_worklists.sql"),
+        postgres: include_str!("../migrations/postgres/0005_worklists.sql"),
+    },
 ];
 
 /// The migration that creates the statistics rollups; applying it fills them from the cases.
@@ -155,6 +161,11 @@ async fn sqlite_pragmas(conn: &mut AnyConnection, read_only: bool) -> Result<(),
         .execute(&mut *conn)
         .await?;
     sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    // 32 MiB of pages per connection instead of 2: worklists and case pages at a million
+    // cases read far more than the default keeps.
+    sqlx::query("PRAGMA cache_size = -32768")
         .execute(&mut *conn)
         .await?;
     sqlx::query("PRAGMA secure_delete = ON")

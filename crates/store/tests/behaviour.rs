@@ -290,6 +290,7 @@ async fn schemas_of_both_databases_match() {
         include_str!("../migrations/sqlite/0002_cases.sql"),
         include_str!("../migrations/sqlite/0003_stats.sql"),
         include_str!("../migrations/sqlite/0004_rollup.sql"),
+        include_str!("../migrations/sqlite/0005_worklists.sql"),
     ]
     .concat();
     let postgres_sql = [
@@ -297,6 +298,7 @@ async fn schemas_of_both_databases_match() {
         include_str!("../migrations/postgres/0002_cases.sql"),
         include_str!("../migrations/postgres/0003_stats.sql"),
         include_str!("../migrations/postgres/0004_rollup.sql"),
+        include_str!("../migrations/postgres/0005_worklists.sql"),
     ]
     .concat();
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
