@@ -8,3 +8,5 @@ CREATE INDEX cases_open_work ON cases (
     is_open, region_path, stage, overdue, pending, assignee_kind, assignee_id, handler_id,
     grid_id, resolution_due
 );
+-- It leads with what cases_open_path held, so that one goes: one index less on every write.
+DROP INDEX cases_open_path;
