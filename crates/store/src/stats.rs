@@ -9,7 +9,7 @@
 //! ([`Store::rebuild_stats_rollup`]).
 //!
 //! A period that does not start and end at CST midnight (the page only asks for whole days) is
-//! answered from `cases` directly through the covering index `cases_stats` (migration 0003);
+//! answered from `cases` directly through the index `cases_created` (migration 0005);
 //! [`Store::case_stats_direct`] is also the reference the rollups are tested against.
 //!
 //! Both return sums the domain turns into indicators ([`jinlin_domain::stats`]).
@@ -137,7 +137,7 @@ const ROLLUP_BY_CHANNEL: &str = concat!(
 // ----- reading cases directly ------------------------------------------------------------------
 
 /// The filter shared by every direct query: `$1` tenant, `$2`/`$3` period, `$4`/`$5` path
-/// range. The equality on tenant and range on created_at match `cases_stats`.
+/// range. The equality on tenant and range on created_at match `cases_created`.
 macro_rules! stats_where {
     () => {
         " FROM cases c WHERE c.tenant = $1 AND c.created_at >= $2 AND c.created_at < $3 \
