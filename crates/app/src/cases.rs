@@ -1324,7 +1324,7 @@ impl App {
             }
         })?;
         let ak = action.kind();
-        let mut row = advance_row(
+        let row = advance_row(
             case,
             &t,
             action,
@@ -1393,15 +1393,7 @@ impl App {
             whistle_units: whistle_units.to_vec(),
             ..CaseEffects::default()
         };
-        self.store
-            .update_case(&row, &effects, now)
-            .await
-            .map_err(|e| match e {
-                jinlin_store::StoreError::Conflict { field } if field == "version" => conflict(),
-                other => other.into(),
-            })?;
-        row.version += 1;
-        Ok(row)
+        self.save_change(row, &effects, now).await
     }
 
     /// The desk changes a case's category (分类) while nobody has reported back on it: the
@@ -1483,8 +1475,19 @@ impl App {
             },
             ..CaseEffects::default()
         };
+        self.save_change(row, &effects, now).await
+    }
+
+    /// Stores a changed case with its timeline row and effects; a newer stored version means
+    /// someone acted first.
+    async fn save_change(
+        &self,
+        mut row: CaseRow,
+        effects: &CaseEffects,
+        now: i64,
+    ) -> Result<CaseRow, AppError> {
         self.store
-            .update_case(&row, &effects, now)
+            .update_case(&row, effects, now)
             .await
             .map_err(|e| match e {
                 jinlin_store::StoreError::Conflict { field } if field == "version" => conflict(),
@@ -1527,13 +1530,7 @@ impl App {
             report_in: Some((unit, uid)),
             ..CaseEffects::default()
         };
-        self.store
-            .update_case(&row, &effects, now)
-            .await
-            .map_err(|e| match e {
-                jinlin_store::StoreError::Conflict { field } if field == "version" => conflict(),
-                other => other.into(),
-            })
+        self.save_change(row, &effects, now).await.map(|_| ())
     }
 
     /// Who hears about a change.
