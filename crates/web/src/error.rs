@@ -22,6 +22,16 @@ pub fn status_of(e: &AppError) -> StatusCode {
     }
 }
 
+/// The status of a page shown again with an error (the form, with what was typed), or 200.
+pub fn status_or_ok(e: Option<&AppError>) -> StatusCode {
+    e.map(status_of).unwrap_or(StatusCode::OK)
+}
+
+/// The form field an error names, for marking it on the page ("" when none).
+pub fn field_name(e: Option<&AppError>) -> String {
+    e.and_then(|e| e.field()).unwrap_or_default().to_owned()
+}
+
 fn log_internal(e: &AppError) {
     if let AppError::Internal(detail) = e {
         tracing::error!(error = %detail, "internal error");

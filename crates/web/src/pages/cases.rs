@@ -582,11 +582,7 @@ async fn new_page(
         map_code: actor.region_code.clone(),
         tile_url: state.app.settings.tile_url.clone().unwrap_or_default(),
         form,
-        error_field: error
-            .as_ref()
-            .and_then(|e| e.field())
-            .unwrap_or_default()
-            .to_owned(),
+        error_field: crate::error::field_name(error.as_ref()),
         error: error.map(|e| e.to_string()),
         max_photos: state.app.settings.max_photos,
     };
@@ -1100,10 +1096,7 @@ async fn detail_response(
     } else {
         DispatchOptions::default()
     };
-    let status = error
-        .as_ref()
-        .map(crate::error::status_of)
-        .unwrap_or(StatusCode::OK);
+    let status = crate::error::status_or_ok(error.as_ref());
     let view = detail_view(
         state,
         session,

@@ -4,7 +4,6 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use jinlin_app::AppError;
 use jinlin_app::categories::CategoryEdit;
@@ -168,10 +167,7 @@ async fn category_page(
         .into(),
         level: k.level.clone(),
     });
-    let status = error
-        .as_ref()
-        .map(crate::error::status_of)
-        .unwrap_or(StatusCode::OK);
+    let status = crate::error::status_or_ok(error.as_ref());
     let view = CategoryPage {
         c: Chrome::new(session, t, "settings", "/admin/categories"),
         id,
@@ -191,11 +187,7 @@ async fn category_page(
             ("working_hours", t.s("settings.unit.working_hours")),
             ("working_days", t.s("settings.unit.working_days")),
         ],
-        error_field: error
-            .as_ref()
-            .and_then(|e| e.field())
-            .unwrap_or_default()
-            .to_owned(),
+        error_field: crate::error::field_name(error.as_ref()),
         error: error.map(|e| e.to_string()),
     };
     Ok((status, render(&view, t.lang)?).into_response())
@@ -305,10 +297,7 @@ async fn routing_page(
             (k.id, name)
         })
         .collect();
-    let status = error
-        .as_ref()
-        .map(crate::error::status_of)
-        .unwrap_or(StatusCode::OK);
+    let status = crate::error::status_or_ok(error.as_ref());
     let view = RoutingPage {
         c: Chrome::new(session, t, "routing", "/admin/routing"),
         units: units
@@ -419,10 +408,7 @@ async fn calendar_page(
         .calendar_exceptions(&session.actor)
         .await
         .map_err(pe(t))?;
-    let status = error
-        .as_ref()
-        .map(crate::error::status_of)
-        .unwrap_or(StatusCode::OK);
+    let status = crate::error::status_or_ok(error.as_ref());
     let view = CalendarPage {
         c: Chrome::new(session, t, "calendar", "/admin/calendar"),
         days: days

@@ -59,10 +59,7 @@ async fn signup_page(
     error: Option<AppError>,
 ) -> Result<Response, PageError> {
     let (csrf, new_cookie) = pre_csrf(headers).map_err(|e| PageError::new(e, t.lang))?;
-    let status = error
-        .as_ref()
-        .map(crate::error::status_of)
-        .unwrap_or(StatusCode::OK);
+    let status = crate::error::status_or_ok(error.as_ref());
     let page = SignUpPage {
         t,
         here: "/signup",
@@ -79,11 +76,7 @@ async fn signup_page(
             .await
             .map_err(|e| PageError::new(e, t.lang))?,
         notice,
-        error_field: error
-            .as_ref()
-            .and_then(|e| e.field())
-            .unwrap_or_default()
-            .to_owned(),
+        error_field: crate::error::field_name(error.as_ref()),
         error: error.map(|e| e.to_string()),
     };
     answer(state, t, status, &page, &csrf, new_cookie)
@@ -210,10 +203,7 @@ async fn report_page(
     done: Option<i64>,
 ) -> Result<Response, PageError> {
     let (csrf, new_cookie) = pre_csrf(headers).map_err(|e| PageError::new(e, t.lang))?;
-    let status = error
-        .as_ref()
-        .map(crate::error::status_of)
-        .unwrap_or(StatusCode::OK);
+    let status = crate::error::status_or_ok(error.as_ref());
     let page = ReportPage {
         t,
         here: "/report",
@@ -225,11 +215,7 @@ async fn report_page(
             .await
             .map_err(|e| PageError::new(e, t.lang))?,
         form,
-        error_field: error
-            .as_ref()
-            .and_then(|e| e.field())
-            .unwrap_or_default()
-            .to_owned(),
+        error_field: crate::error::field_name(error.as_ref()),
         error: error.map(|e| e.to_string()),
         max_photos: state.app.settings.max_photos,
         done,
