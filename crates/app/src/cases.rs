@@ -13,7 +13,7 @@ use jinlin_domain::cases::{
 };
 use jinlin_domain::categories::{self, CategorySpec, HandlingLevel};
 use jinlin_domain::crs::Crs;
-use jinlin_domain::deadlines::{self, Calendar, DeadlineSpec, Warning};
+use jinlin_domain::deadlines::{self, Calendar, Warning};
 use jinlin_domain::regions::RegionLevel;
 use jinlin_store::cases::{
     CaseEffects, CaseFilter, CaseRow, CaseSummary, Category, EventRow, NewCase, NewCategory,
@@ -297,6 +297,18 @@ impl App {
         })
     }
 
+    /// A category's id and its ancestors' ids, most specific first (routing looks them up in
+    /// that order).
+    pub fn category_chain(&self, category: &Category) -> Vec<i64> {
+        let mut ids = vec![category.id];
+        let mut parent = category.parent_id;
+        while let Some(p) = parent {
+            ids.push(p);
+            parent = self.category(p).and_then(|c| c.parent_id);
+        }
+        ids
+    }
+
     /// Reloads the routing table (start-up and after an edit).
     pub async fn reload_routes(&self) -> Result<usize, AppError> {
         let map: std::collections::HashMap<(i64, i64), i64> = self
@@ -468,12 +480,7 @@ impl App {
             .find(|r| r.level == RegionLevel::Community)
             .cloned();
         let path_ids: Vec<i64> = chain.iter().map(|r| r.id).collect();
-        let mut cat_ids = vec![category.id];
-        let mut parent = category.parent_id;
-        while let Some(p) = parent {
-            cat_ids.push(p);
-            parent = self.category(p).and_then(|c| c.parent_id);
-        }
+        let cat_ids = self.category_chain(&category);
         let unit_id = self.route_for(&cat_ids, &path_ids);
 
         let cal = self.calendar();
@@ -1449,12 +1456,7 @@ impl App {
             .split('/')
             .filter_map(|s| s.parse().ok())
             .collect();
-        let mut cat_ids = vec![category.id];
-        let mut parent = category.parent_id;
-        while let Some(p) = parent {
-            cat_ids.push(p);
-            parent = self.category(p).and_then(|c| c.parent_id);
-        }
+        let cat_ids = self.category_chain(&category);
         if !matches!(row.state.assignee, Some(Assignee::Department(_))) {
             row.unit_id = self.route_for(&cat_ids, &chain).or(row.unit_id);
         }
@@ -2049,15 +2051,6 @@ pub fn new_category(c: &CategorySpec) -> NewCategory {
         description: c.description.clone(),
         keywords: c.keywords.clone(),
         active: true,
-    }
-}
-
-/// The deadline spec a category uses for `stage` (for dashboards).
-pub fn spec_for(category: &Category, responded: bool) -> DeadlineSpec {
-    if responded {
-        category.resolution
-    } else {
-        category.response
     }
 }
 

@@ -1148,10 +1148,7 @@ mod tests {
                     .collect();
                 path.push(region.id);
                 let category = app.category(case.category_id).unwrap();
-                let chain: Vec<i64> = std::iter::once(category.id)
-                    .chain(category.parent_id)
-                    .collect();
-                let unit = db.store.route_for(&chain, &path).await.unwrap();
+                let unit = app.route_for(&app.category_chain(&category), &path);
                 assert_eq!(case.unit_id, unit, "#{id} {}", category.code);
             }
 

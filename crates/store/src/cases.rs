@@ -997,40 +997,6 @@ impl Store {
         Ok(())
     }
 
-    /// The handling unit for a category in a region: the route set on the deepest region on
-    /// `region_ids` (root first), trying the category and then its parents.
-    pub async fn route_for(
-        &self,
-        category_ids: &[i64],
-        region_ids: &[i64],
-    ) -> Result<Option<i64>, StoreError> {
-        if category_ids.is_empty() || region_ids.is_empty() {
-            return Ok(None);
-        }
-        let mut sql =
-            Sql::new("SELECT category_id, region_id, unit_id FROM routes WHERE category_id IN (");
-        sql.bind_list(category_ids.iter().copied())
-            .push(") AND region_id IN (")
-            .bind_list(region_ids.iter().copied())
-            .push(")");
-        let rows = sql.query().fetch_all(self.reader()).await?;
-        let mut best: Option<(usize, usize, i64)> = None;
-        for r in &rows {
-            let cat: i64 = r.try_get("category_id")?;
-            let reg: i64 = r.try_get("region_id")?;
-            let unit: i64 = r.try_get("unit_id")?;
-            let depth = region_ids.iter().position(|&x| x == reg).unwrap_or(0);
-            // Category specificity: the case's own category first (index 0).
-            let spec =
-                category_ids.len() - category_ids.iter().position(|&x| x == cat).unwrap_or(0);
-            let key = (depth, spec, unit);
-            if best.is_none_or(|b| (b.0, b.1) < (key.0, key.1)) {
-                best = Some(key);
-            }
-        }
-        Ok(best.map(|b| b.2))
-    }
-
     /// Every routing rule `(category, region, unit)`, for the app's in-memory table.
     pub async fn all_routes(&self) -> Result<Vec<(i64, i64, i64)>, StoreError> {
         let rows = sqlx::query("SELECT category_id, region_id, unit_id FROM routes")
