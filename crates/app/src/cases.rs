@@ -96,6 +96,19 @@ pub struct Intake {
     pub reporter_name: Option<String>,
     pub reporter_phone: Option<String>,
     pub photos: Vec<Upload>,
+    /// Answers to the category's extra questions ([`jinlin_domain::questions`]): `(code,
+    /// values)`, several values only for a multi-value list.
+    pub answers: Vec<(String, Vec<String>)>,
+    /// Set when an Open311 client filed it.
+    pub open311: Option<Open311Origin>,
+}
+
+/// Who filed a request through Open311, and what it brought beyond a case.
+#[derive(Debug, Clone)]
+pub struct Open311Origin {
+    pub key_id: i64,
+    pub key_name: String,
+    pub request: jinlin_store::open311::NewOpen311Request,
 }
 
 /// A case as a page or the API shows it to one actor.
@@ -114,6 +127,8 @@ pub struct CaseDetail {
     pub can_report_in: bool,
     /// The actor may change the category ([`App::reclassify`]).
     pub can_reclassify: bool,
+    /// Answers to the category's extra questions: (question, answer as people read it).
+    pub answers: Vec<(&'static str, String)>,
 }
 
 /// A case just filed, as intake wrote it.
@@ -429,7 +444,19 @@ impl App {
                 Some(p.to_owned())
             }
         };
+        let answers = jinlin_domain::questions::check_answers(
+            jinlin_domain::questions::questions_for(&category.code),
+            &intake.answers,
+        )
+        .map_err(|e| AppError::invalid(&format!("answers.{}", e.code), e.message))?;
+        if (intake.channel == Channel::Open311) != intake.open311.is_some() {
+            return Err(AppError::Internal(
+                "an Open311 intake carries its origin, and only it".into(),
+            ));
+        }
         match (actor, intake.channel) {
+            // An Open311 client answers for its requests with its key; a phone is optional.
+            (None, Channel::Open311) => {}
             (None, _) | (Some(_), Channel::Hotline) if reporter_phone.is_none() => {
                 return Err(AppError::invalid(
                     "reporter_phone",
@@ -610,9 +637,11 @@ impl App {
         let stored = self.store_photos(&photos).await?;
         let event = NewEvent {
             actor_id: actor.and_then(|a| a.user_id),
-            actor_name: actor
-                .map(|a| a.display_name.clone())
-                .unwrap_or_else(|| "居民（未登录）".into()),
+            actor_name: match (actor, &intake.open311) {
+                (Some(a), _) => a.display_name.clone(),
+                (None, Some(o)) => format!("Open311：{}", o.key_name),
+                (None, None) => "居民（未登录）".into(),
+            },
             actor_role: actor
                 .map(|a| a.role.as_str().to_owned())
                 .unwrap_or_else(|| "resident".into()),
@@ -639,6 +668,8 @@ impl App {
                 })
                 .collect(),
             notifications: notify,
+            answers,
+            open311: intake.open311.map(|o| o.request),
             webhook: self.webhook_event(
                 "case.created",
                 None,
@@ -990,7 +1021,25 @@ impl App {
                 case.stage(),
                 Stage::Reported | Stage::Accepted | Stage::Dispatched | Stage::InProgress
             );
+        let questions = self
+            .category(case.category_id)
+            .map(|c| jinlin_domain::questions::questions_for(&c.code))
+            .unwrap_or(&[]);
+        let answers = self
+            .store
+            .case_answers(id)
+            .await?
+            .into_iter()
+            .filter_map(|(code, value)| {
+                let q = questions.iter().find(|q| q.code == code)?;
+                Some((
+                    q.description,
+                    jinlin_domain::questions::answer_label(q, &value),
+                ))
+            })
+            .collect();
         Ok(CaseDetail {
+            answers,
             can_reclassify,
             phone_clear: case.reporter_id.is_some() && case.reporter_id == actor.user_id,
             photos: self.store.case_photos(id).await?,

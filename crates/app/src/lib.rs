@@ -10,6 +10,7 @@ pub mod categories;
 pub mod demo;
 mod error;
 mod intake;
+pub mod open311;
 pub mod regions;
 pub mod stats;
 pub mod webhooks;
@@ -99,6 +100,8 @@ pub struct App {
     hashing: Arc<tokio::sync::Semaphore>,
     /// A real Argon2 hash checked for unknown users, so their sign-in costs the same time.
     dummy_hash: Arc<String>,
+    /// Open311 keys' request counts in the current minute.
+    open311_windows: Arc<std::sync::Mutex<open311::RateWindows>>,
 }
 
 impl App {
@@ -128,6 +131,7 @@ impl App {
             sms: Arc::new(accounts::LogSms),
             hashing: Arc::new(tokio::sync::Semaphore::new(2)),
             dummy_hash: Arc::new(String::new()),
+            open311_windows: Arc::default(),
         };
         let dummy = accounts::hash_password(&app, &accounts::random_token()?).await?;
         let app = App {

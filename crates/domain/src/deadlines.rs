@@ -744,6 +744,83 @@ pub fn format_cst(ms: i64) -> String {
     format!("{date} {:02}:{:02}", minutes / 60, minutes % 60)
 }
 
+/// `2026-12-01T15:09:00+08:00`: an instant in the W3C profile of ISO 8601 that Open311 and
+/// other machine clients exchange, always with China's offset.
+pub fn format_w3c(ms: i64) -> String {
+    let date = Date::from_epoch_ms(ms);
+    let secs = (ms - date.start_ms()).div_euclid(1000);
+    format!(
+        "{date}T{:02}:{:02}:{:02}+08:00",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Reads a W3C date-time (`2010-01-01T00:00:00Z`, `…+08:00`, optional fractional seconds), or a
+/// bare date (`2010-01-01`, midnight China time), into epoch milliseconds. None when malformed.
+pub fn parse_w3c(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let date = Date::parse(s.get(..10)?).ok()?;
+    let rest = &s[10..];
+    if rest.is_empty() {
+        return Some(date.start_ms());
+    }
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let bytes = rest.as_bytes();
+    let two = |i: usize| -> Option<i64> {
+        let a = *bytes.get(i)?;
+        let b = *bytes.get(i + 1)?;
+        (a.is_ascii_digit() && b.is_ascii_digit()).then(|| i64::from((a - b'0') * 10 + (b - b'0')))
+    };
+    let (h, mi) = (two(0)?, two(3)?);
+    if bytes.get(2) != Some(&b':') || h > 23 || mi > 59 {
+        return None;
+    }
+    let mut i = 5;
+    let mut sec = 0;
+    let mut frac_ms = 0;
+    if bytes.get(5) == Some(&b':') {
+        sec = two(6)?;
+        if sec > 59 {
+            return None;
+        }
+        i = 8;
+        if bytes.get(8) == Some(&b'.') {
+            i = 9;
+            let start = i;
+            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            let digits = &rest[start..i];
+            if digits.is_empty() {
+                return None;
+            }
+            let padded = format!("{digits:0<3}");
+            frac_ms = padded.get(..3)?.parse::<i64>().ok()?;
+        }
+    }
+    let offset_min = match &rest[i..] {
+        "Z" | "z" => 0,
+        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) => {
+            let t = tz.as_bytes();
+            if t[3] != b':' {
+                return None;
+            }
+            let oh: i64 = tz[1..3].parse().ok()?;
+            let om: i64 = tz[4..6].parse().ok()?;
+            if oh > 14 || om > 59 {
+                return None;
+            }
+            let m = oh * 60 + om;
+            if t[0] == b'-' { -m } else { m }
+        }
+        _ => return None,
+    };
+    let utc_midnight = date.days_since_epoch() * DAY_MS;
+    Some(utc_midnight + ((h * 60 + mi - offset_min) * 60 + sec) * 1000 + frac_ms)
+}
+
 /// A time limit as configured per category and stage. Serialised as
 /// `{"unit": "working_days", "amount": 3}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -947,6 +1024,31 @@ pub fn warning(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+
+    #[test]
+    fn w3c_date_times_round_trip_with_any_offset() {
+        let ms = parse_w3c("2026-12-01T00:30:00Z").unwrap();
+        assert_eq!(format_w3c(ms), "2026-12-01T08:30:00+08:00");
+        assert_eq!(parse_w3c("2026-12-01T08:30:00+08:00"), Some(ms));
+        assert_eq!(parse_w3c("2026-11-30T19:30:00-05:00"), Some(ms));
+        assert_eq!(parse_w3c("2026-12-01T00:30:00.250Z"), Some(ms + 250));
+        assert_eq!(parse_w3c("2026-12-01T08:30+08:00"), Some(ms));
+        assert_eq!(
+            parse_w3c("2026-12-01"),
+            Some(Date::new(2026, 12, 1).unwrap().start_ms())
+        );
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "2026-12-01T24:00:00Z",
+            "2026-12-01T08:30:00",
+            "2026-12-01T08:30:00+0800",
+            "yesterday",
+            "2026-12-01T08:30:61Z",
+        ] {
+            assert_eq!(parse_w3c(bad), None, "{bad}");
+        }
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Open311 GeoReport v2 client keys.
+    Open311 {
+        #[command(subcommand)]
+        command: Open311Command,
+    },
     /// The region tree and grid polygons.
     Regions {
         #[command(subcommand)]
@@ -116,6 +121,40 @@ enum TokenCommand {
         #[arg(long, default_value = "命令行创建")]
         label: String,
     },
+}
+
+#[derive(Subcommand)]
+enum Open311Command {
+    /// Keys Open311 clients file requests with.
+    Key {
+        #[command(subcommand)]
+        command: Open311KeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum Open311KeyCommand {
+    /// Print a new key for a client of one district (shown once).
+    Create {
+        /// Who the key is for, e.g. "市 12345 平台".
+        #[arg(long)]
+        name: String,
+        /// District code the key files requests in (its jurisdiction_id).
+        #[arg(long)]
+        district: String,
+        #[arg(long, default_value = "")]
+        contact: String,
+        /// Requests per minute.
+        #[arg(long)]
+        per_minute: Option<i64>,
+        /// Answer POST requests with a token to poll instead of the case number.
+        #[arg(long)]
+        token_receipt: bool,
+    },
+    /// List keys.
+    List,
+    /// Revoke a key by its number (see `list`).
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -264,6 +303,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             eprintln!("以上令牌仅显示这一次；请求时使用请求头 Authorization: Bearer <令牌>。");
             Ok(())
+        }
+        Command::Open311 {
+            command: Open311Command::Key { command },
+        } => {
+            let app = App::new(open(&config).await?, config.settings()).await?;
+            open311_key(&app, command).await
         }
         Command::Regions {
             command: RegionsCommand::Import { file },
@@ -454,4 +499,61 @@ async fn shutdown() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+async fn open311_key(app: &App, command: Open311KeyCommand) -> anyhow::Result<()> {
+    let console = Actor::console();
+    match command {
+        Open311KeyCommand::Create {
+            name,
+            district,
+            contact,
+            per_minute,
+            token_receipt,
+        } => {
+            let created = app
+                .create_open311_key(
+                    &console,
+                    jinlin_app::open311::NewKey {
+                        name,
+                        contact,
+                        district,
+                        per_minute,
+                        token_receipt,
+                    },
+                )
+                .await?;
+            println!("{}", created.key);
+            eprintln!(
+                "以上密钥（编号 {}）仅显示这一次；客户端提交诉求时以参数 api_key 传递。",
+                created.id
+            );
+        }
+        Open311KeyCommand::List => {
+            let keys = app.open311_keys(&console).await?;
+            if keys.is_empty() {
+                println!("还没有发放任何密钥。");
+            }
+            for k in keys {
+                println!(
+                    "{}\t{}…\t{}\t{}\t每分钟 {} 件\t已提交 {} 件\t{}",
+                    k.id,
+                    k.key_prefix,
+                    k.tenant,
+                    k.name,
+                    k.per_minute,
+                    k.requests,
+                    match k.revoked_at {
+                        Some(at) => format!("已停用 {}", jinlin_domain::deadlines::format_cst(at)),
+                        None => "有效".into(),
+                    }
+                );
+            }
+        }
+        Open311KeyCommand::Revoke { id } => {
+            app.revoke_open311_key(&console, id).await?;
+            println!("密钥 {id} 已停用。");
+        }
+    }
+    Ok(())
 }

@@ -406,6 +406,10 @@ pub struct CaseEffects {
     pub whistle_units: Vec<i64>,
     /// A unit reporting in (报到) on its whistle: `(unit id, user id)`.
     pub report_in: Option<(i64, i64)>,
+    /// Answers to the category's extra questions, `(code, value)`, written with a new case.
+    pub answers: Vec<(String, String)>,
+    /// What an Open311 request brought beyond the case, written with it.
+    pub open311: Option<crate::open311::NewOpen311Request>,
 }
 
 /// Which cases to list. Every list is limited to `scope_path` (the caller's jurisdiction);
@@ -592,6 +596,17 @@ async fn write_effects(
     }
     for e in &effects.more_events {
         insert_event(conn, tenant, case_id, e, now).await?;
+    }
+    for (code, value) in &effects.answers {
+        sqlx::query("INSERT INTO case_answers (case_id, code, value) VALUES ($1, $2, $3)")
+            .bind(case_id)
+            .bind(code.as_str())
+            .bind(value.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    if let Some(o) = &effects.open311 {
+        crate::open311::insert_request(conn, case_id, o, now).await?;
     }
     if let Some((event, payload)) = &effects.webhook {
         sqlx::query(

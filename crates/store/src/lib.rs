@@ -12,12 +12,13 @@
 //!   `BEGIN IMMEDIATE`; reads use a small read-only pool. PostgreSQL uses one pool.
 //!
 //! Feature modules carry the same names as in the other crates: [`accounts`], [`audit`],
-//! [`cases`], [`regions`], [`stats`].
+//! [`cases`], [`open311`], [`regions`], [`stats`].
 
 pub mod accounts;
 pub mod audit;
 pub mod cases;
 mod error;
+pub mod open311;
 pub mod regions;
 mod sql;
 pub mod stats;
@@ -108,6 +109,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "worklists",
         sqlite: include_str!("../migrations/sqlite/0005_worklists.sql"),
         postgres: include_str!("../migrations/postgres/0005_worklists.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "open311",
+        sqlite: include_str!("../migrations/sqlite/0006_open311.sql"),
+        postgres: include_str!("../migrations/postgres/0006_open311.sql"),
     },
 ];
 

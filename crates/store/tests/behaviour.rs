@@ -291,6 +291,7 @@ async fn schemas_of_both_databases_match() {
         include_str!("../migrations/sqlite/0003_stats.sql"),
         include_str!("../migrations/sqlite/0004_rollup.sql"),
         include_str!("../migrations/sqlite/0005_worklists.sql"),
+        include_str!("../migrations/sqlite/0006_open311.sql"),
     ]
     .concat();
     let postgres_sql = [
@@ -299,6 +300,7 @@ async fn schemas_of_both_databases_match() {
         include_str!("../migrations/postgres/0003_stats.sql"),
         include_str!("../migrations/postgres/0004_rollup.sql"),
         include_str!("../migrations/postgres/0005_worklists.sql"),
+        include_str!("../migrations/postgres/0006_open311.sql"),
     ]
     .concat();
     let db = TestDb::create(Backend::Sqlite).await.unwrap();

@@ -6,6 +6,7 @@ pub mod assets;
 mod auth;
 mod error;
 pub mod i18n;
+mod open311;
 mod pages;
 mod security;
 
@@ -53,6 +54,8 @@ pub fn router(app: App, config: WebConfig) -> Router {
             state.clone(),
             auth::resolve_session,
         ))
+        // Open311 clients authenticate with api_key, not a session: no CSRF, no cookies.
+        .nest("/open311/v2", open311::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::headers,

@@ -233,6 +233,8 @@ pub async fn create(
                 reporter_name: body.reporter_name,
                 reporter_phone: body.reporter_phone,
                 photos: Vec::new(),
+                answers: Vec::new(),
+                open311: None,
             },
         )
         .await?;

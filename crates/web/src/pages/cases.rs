@@ -637,6 +637,8 @@ fn intake_from_form(actor: &Actor, f: &FormData) -> Result<Intake, AppError> {
         reporter_name: f.owned("reporter_name"),
         reporter_phone: f.owned("reporter_phone"),
         photos: f.files.clone(),
+        answers: Vec::new(),
+        open311: None,
     })
 }
 
@@ -932,6 +934,13 @@ fn detail_view(
             label: t.s("case.pending_suspension"),
             value: reason.clone(),
             warn: true,
+        });
+    }
+    for (question, answer) in &d.answers {
+        facts.push(Fact {
+            label: question,
+            value: answer.clone(),
+            warn: false,
         });
     }
     if let Some(into) = c.merged_into {

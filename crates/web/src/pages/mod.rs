@@ -5,6 +5,7 @@ mod admin;
 mod cases;
 mod categories;
 mod home;
+mod open311;
 mod public;
 mod regions;
 mod staff;
@@ -73,6 +74,11 @@ pub fn routes() -> Router<AppState> {
             get(categories::calendar).post(categories::set_day),
         )
         .route("/admin/webhooks/{id}/retry", post(admin::retry_webhook))
+        .route(
+            "/admin/open311",
+            get(open311::keys).post(open311::create_key),
+        )
+        .route("/admin/open311/{id}/revoke", post(open311::revoke_key))
         .route("/api/docs", get(admin::api_docs))
         .route("/stats", get(stats::page))
         .route("/stats/data.json", get(stats::data))

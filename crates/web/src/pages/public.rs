@@ -275,6 +275,8 @@ pub async fn report(
             reporter_name: Some(keep.reporter_name.clone()).filter(|n| !n.is_empty()),
             reporter_phone: Some(keep.reporter_phone.clone()).filter(|p| !p.is_empty()),
             photos: f.files.clone(),
+            answers: Vec::new(),
+            open311: None,
         })
     })();
     let result = match intake {
