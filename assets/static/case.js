@@ -96,3 +96,20 @@
     }
   }
 })();
+
+// Extra questions: only the chosen category's set is shown, and only it is submitted (a disabled
+// fieldset sends nothing and its required fields are not checked).
+(function () {
+  var select = document.getElementById('category');
+  var sets = document.querySelectorAll('fieldset.questions[data-category]');
+  if (!select || !sets.length) return;
+  function show() {
+    for (var i = 0; i < sets.length; i++) {
+      var on = sets[i].getAttribute('data-category') === select.value;
+      sets[i].hidden = !on;
+      sets[i].disabled = !on;
+    }
+  }
+  select.addEventListener('change', show);
+  show();
+})();

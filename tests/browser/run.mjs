@@ -677,6 +677,12 @@ async function scenario(label, base, prefix) {
     // Not a help request: those skip the desk and go straight to the grid worker.
     const [value] = await page.selectOption('#category', { label: '消防通道堵塞' });
     const category = { value, name: '消防通道堵塞' };
+    // The category's extra questions appear with it.
+    const questions = page.locator(`fieldset.questions[data-category="${value}"]`);
+    await questions.waitFor();
+    assert((await questions.innerText()).includes('通道被什么堵住了'), 'the question of 消防通道堵塞 is not shown');
+    assert((await page.locator('fieldset.questions:not([hidden])').count()) === 1, 'other categories\' questions are shown too');
+    await questions.locator('label.check', { hasText: '杂物' }).tap();
     const text = `3号楼2单元楼道堆满纸箱，堵住了消防通道（${label}）`;
     await page.fill('#description', text);
     const submit = page.locator('.case-form button[type="submit"]');
@@ -689,6 +695,7 @@ async function scenario(label, base, prefix) {
     assert((await page.locator('.field.location.invalid').count()) === 1, 'the location field is not marked invalid');
     assert((await page.inputValue('#description')) === text, 'the description was lost');
     assert((await page.inputValue('#category')) === category.value, 'the category was lost');
+    assert(await questions.locator('input[value="sundries"]').isChecked(), 'the answer was lost');
     await assertNoHorizontalScroll(page);
     await shot(page, prefix, 'phone-report-error');
     // The refusal is a 4xx answer, which chromium logs; nothing else may have been logged.
@@ -716,6 +723,8 @@ async function scenario(label, base, prefix) {
     assert((await page.locator('.case-description').innerText()).includes(text), 'the case page does not show the description');
     assert((await page.locator('.case-header h1').innerText()).includes(category.name), 'the case page does not show the category');
     assert((await stageOf(page)) === '上报', `stage is ${await stageOf(page)}`);
+    const facts = await page.locator('.kv').first().innerText();
+    assert(facts.includes('通道被什么堵住了') && facts.includes('杂物'), `the answer is not on the case page: ${facts}`);
     await assertImagesLoaded(page, '.case-main .photo-grid img');
     await assertNoHorizontalScroll(page);
     log(`        case #${id}: ${category.name}, pin ${await page.locator('#case-map').getAttribute('data-lat')}, building ${buildingName}`);
@@ -1046,6 +1055,84 @@ async function scenario(label, base, prefix) {
       const file = await download.path();
       const head = fs.readFileSync(file).subarray(0, 2).toString('latin1');
       assert(head === 'PK', `the export is not an xlsx (starts with ${JSON.stringify(head)})`);
+      assertClean(ctx);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  await step(`[${label}] (q) admin issues an Open311 key; a 311 client files with it; the case page shows the answers; revoking stops it`, async () => {
+    const ctx = await newContext(base);
+    try {
+      const page = await ctx.newPage();
+      await login(page, base, 'admin');
+      await Promise.all([page.waitForNavigation(), page.locator('nav.sidebar a[href="/admin/open311"]').click()]);
+      // A bad limit names the field and keeps what was typed.
+      await page.fill('#key-name', '市 12345 平台');
+      await page.fill('#key-rate', '0');
+      const errorsBefore = ctx.errors.length;
+      await Promise.all([page.waitForNavigation(), page.locator('form[action="/admin/open311"] button[type="submit"]').click()]);
+      // The refusal is a 4xx answer, which chromium logs; nothing else may have been logged.
+      ctx.errors.splice(errorsBefore).filter((e) => !/status of 4\d\d/.test(e)).forEach((e) => ctx.errors.push(e));
+      const err = await page.locator('.alert-error').innerText();
+      assert(err.includes('每分钟上限'), `the error is "${err}"`);
+      assert((await page.inputValue('#key-name')) === '市 12345 平台', 'the name was lost');
+      await page.fill('#key-rate', '20');
+      await Promise.all([page.waitForNavigation(), page.locator('form[action="/admin/open311"] button[type="submit"]').click()]);
+      const key = (await page.locator('#new-key').innerText()).trim();
+      assert(key.startsWith('jl311_'), `the new key is "${key}"`);
+
+      // A client files a lift fault with the key: form-encoded, with an attribute answer.
+      const form = new URLSearchParams({
+        api_key: key,
+        service_code: 'repair.lift',
+        address_id: '350503001001001',
+        'attribute[trapped]': 'no',
+        'attribute[lift_no]': 'T-0527',
+        description: '3 号楼电梯门关不上，一直报警',
+      });
+      const res = await fetch(`${base}/open311/v2/requests.json`, { method: 'POST', body: form });
+      const receipt = await res.json();
+      assert(res.status === 200, `POST answered ${res.status}: ${JSON.stringify(receipt)}`);
+      const id = receipt[0].service_request_id;
+
+      await page.goto(`${base}/admin/open311`);
+      const row = page.locator('table.table tbody tr', { hasText: '市 12345 平台' });
+      const cells = await row.locator('td').allInnerTexts();
+      assert(cells[4].trim() === '1', `requests filed shows ${cells[4]}`);
+      assert(!cells[5].includes('从未使用'), 'last use is not shown');
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'open311-keys');
+
+      // The community desk sees an ordinary case, with the client's answers.
+      const desk = await newContext(base);
+      try {
+        const deskPage = await desk.newPage();
+        await login(deskPage, base, 'community');
+        await deskPage.goto(`${base}/cases/${id}`);
+        const facts = await deskPage.locator('.kv').first().innerText();
+        assert(facts.includes('电梯里现在有人被困吗？') && facts.includes('否'), `answers missing: ${facts}`);
+        assert(facts.includes('T-0527'), 'the lift number is not shown');
+        const timeline = await deskPage.locator('.timeline').innerText();
+        assert(timeline.includes('Open311：市 12345 平台'), `the timeline does not name the client: ${timeline}`);
+        await shot(deskPage, prefix, 'open311-case');
+        assertClean(desk);
+      } finally {
+        await desk.close();
+      }
+
+      await page.goto(`${base}/admin/open311`);
+      await Promise.all([
+        page.waitForNavigation(),
+        (async () => {
+          page.once('dialog', (d) => d.accept());
+          await row.locator('button[type="submit"]').click();
+        })(),
+      ]);
+      assert((await row.innerText()).includes('已停用'), 'the key is not shown as revoked');
+      const refused = await fetch(`${base}/open311/v2/requests.xml`, { method: 'POST', body: form });
+      const xml = await refused.text();
+      assert(refused.status === 403 && xml.includes('<errors><error><code>403</code>'), `a revoked key got ${refused.status}: ${xml}`);
       assertClean(ctx);
     } finally {
       await ctx.close();

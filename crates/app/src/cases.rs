@@ -444,11 +444,6 @@ impl App {
                 Some(p.to_owned())
             }
         };
-        let answers = jinlin_domain::questions::check_answers(
-            jinlin_domain::questions::questions_for(&category.code),
-            &intake.answers,
-        )
-        .map_err(|e| AppError::invalid(&format!("answers.{}", e.code), e.message))?;
         if (intake.channel == Channel::Open311) != intake.open311.is_some() {
             return Err(AppError::Internal(
                 "an Open311 intake carries its origin, and only it".into(),
@@ -498,6 +493,12 @@ impl App {
         }
         let photos = self.check_photos(&intake.photos)?;
         let (chain, lat_lng) = self.resolve_location(actor, &intake.location).await?;
+        // After the location: where it is matters more than the details, and is asked first.
+        let answers = jinlin_domain::questions::check_answers(
+            jinlin_domain::questions::questions_for(&category.code),
+            &intake.answers,
+        )
+        .map_err(|e| AppError::invalid(&format!("answers.{}", e.code), e.message))?;
         let Some(region) = chain.last().cloned() else {
             return Err(AppError::Internal("empty region chain".into()));
         };

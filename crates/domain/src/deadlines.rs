@@ -757,8 +757,9 @@ pub fn format_w3c(ms: i64) -> String {
     )
 }
 
-/// Reads a W3C date-time (`2010-01-01T00:00:00Z`, `…+08:00`, optional fractional seconds), or a
-/// bare date (`2010-01-01`, midnight China time), into epoch milliseconds. None when malformed.
+/// Reads a W3C date-time (`2010-01-01T00:00:00Z`, `…+08:00`, optional fractional seconds) into
+/// epoch milliseconds. Without an offset (a browser's `datetime-local`, `2010-01-01T08:30`) or as a
+/// bare date (midnight) it is China time. None when malformed.
 pub fn parse_w3c(s: &str) -> Option<i64> {
     let s = s.trim();
     let date = Date::parse(s.get(..10)?).ok()?;
@@ -801,6 +802,7 @@ pub fn parse_w3c(s: &str) -> Option<i64> {
         }
     }
     let offset_min = match &rest[i..] {
+        "" => 8 * 60,
         "Z" | "z" => 0,
         tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) => {
             let t = tz.as_bytes();
@@ -1024,6 +1026,7 @@ pub fn warning(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::*;
 
     #[test]
     fn w3c_date_times_round_trip_with_any_offset() {
@@ -1034,6 +1037,11 @@ mod tests {
         assert_eq!(parse_w3c("2026-12-01T00:30:00.250Z"), Some(ms + 250));
         assert_eq!(parse_w3c("2026-12-01T08:30+08:00"), Some(ms));
         assert_eq!(
+            parse_w3c("2026-12-01T08:30"),
+            Some(ms),
+            "no offset: China time"
+        );
+        assert_eq!(
             parse_w3c("2026-12-01"),
             Some(Date::new(2026, 12, 1).unwrap().start_ms())
         );
@@ -1041,7 +1049,7 @@ mod tests {
             "",
             "2026-13-01T00:00:00Z",
             "2026-12-01T24:00:00Z",
-            "2026-12-01T08:30:00",
+            "2026-12-01T08:30:00X",
             "2026-12-01T08:30:00+0800",
             "yesterday",
             "2026-12-01T08:30:61Z",
@@ -1049,7 +1057,6 @@ mod tests {
             assert_eq!(parse_w3c(bad), None, "{bad}");
         }
     }
-    use super::*;
     use proptest::prelude::*;
 
     fn date(s: &str) -> Date {

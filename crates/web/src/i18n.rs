@@ -577,6 +577,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("case.field.choose", "请选择", "Choose"),
     ("case.field.description", "问题描述", "What is wrong"),
     (
+        "case.field.questions",
+        "补充信息（请根据实际情况填写）",
+        "A few more questions",
+    ),
+    (
         "case.field.description_ph",
         "例如：3号楼2单元楼道堆满纸箱，堵住了消防通道",
         "e.g. cardboard boxes block the stairwell of building 3, unit 2",

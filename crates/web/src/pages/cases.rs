@@ -84,6 +84,20 @@ impl FormData {
             .unwrap_or_default()
     }
 
+    /// Answers to extra questions: fields named `answer.CODE` (several for a multi-value list).
+    pub fn answers(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = self
+            .fields
+            .iter()
+            .filter_map(|(name, values)| {
+                let code = name.strip_prefix("answer.")?;
+                Some((code.to_owned(), values.clone()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     fn owned(&self, name: &str) -> Option<String> {
         self.get(name).map(str::to_owned)
     }
@@ -476,6 +490,50 @@ pub async fn list(
 
 // ----- reporting ------------------------------------------------------------------------------
 
+/// The extra questions of every category that has some, for the report forms: the page script
+/// shows (and enables) only the chosen category's set. `given` refills a page shown again.
+pub struct QuestionsView {
+    pub legend: &'static str,
+    pub sets: Vec<(i64, &'static [jinlin_domain::questions::Question])>,
+    given: Vec<(String, Vec<String>)>,
+}
+
+impl QuestionsView {
+    pub fn new(
+        app: &jinlin_app::App,
+        legend: &'static str,
+        given: Vec<(String, Vec<String>)>,
+    ) -> Self {
+        let sets = app
+            .categories()
+            .iter()
+            .filter(|c| c.active)
+            .map(|c| (c.id, jinlin_domain::questions::questions_for(&c.code)))
+            .filter(|(_, q)| !q.is_empty())
+            .collect();
+        QuestionsView {
+            legend,
+            sets,
+            given,
+        }
+    }
+
+    pub fn value(&self, code: &str) -> &str {
+        self.given
+            .iter()
+            .find(|(c, _)| c == code)
+            .and_then(|(_, v)| v.first())
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    pub fn checked(&self, code: &str, key: &str) -> bool {
+        self.given
+            .iter()
+            .any(|(c, v)| c == code && v.iter().any(|x| x == key))
+    }
+}
+
 pub struct CategoryGroup {
     pub name: String,
     pub options: Vec<(i64, String)>,
@@ -485,6 +543,7 @@ pub struct CategoryGroup {
 #[template(path = "case_new.html")]
 struct NewPage {
     c: Chrome,
+    questions: QuestionsView,
     title: &'static str,
     hint: &'static str,
     channel: &'static str,
@@ -513,6 +572,7 @@ pub struct NewForm {
     pub address: String,
     pub reporter_name: String,
     pub reporter_phone: String,
+    pub answers: Vec<(String, Vec<String>)>,
 }
 
 impl NewPage {
@@ -567,6 +627,11 @@ async fn new_page(
         None => StatusCode::OK,
     };
     let page = NewPage {
+        questions: QuestionsView::new(
+            &state.app,
+            t.s("case.field.questions"),
+            form.answers.clone(),
+        ),
         c: Chrome::new(session, t, "report", "/cases/new"),
         title: t.s(title_key),
         hint: match channel {
@@ -637,7 +702,7 @@ fn intake_from_form(actor: &Actor, f: &FormData) -> Result<Intake, AppError> {
         reporter_name: f.owned("reporter_name"),
         reporter_phone: f.owned("reporter_phone"),
         photos: f.files.clone(),
-        answers: Vec::new(),
+        answers: f.answers(),
         open311: None,
     })
 }
@@ -659,6 +724,7 @@ pub async fn create(
         address: f.get("address").unwrap_or_default().into(),
         reporter_name: f.get("reporter_name").unwrap_or_default().into(),
         reporter_phone: f.get("reporter_phone").unwrap_or_default().into(),
+        answers: f.answers(),
     };
     let result = match intake_from_form(&session.actor, &f) {
         Ok(intake) => state.app.file_case(Some(&session.actor), intake).await,

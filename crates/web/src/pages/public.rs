@@ -177,12 +177,14 @@ pub struct ReportForm {
     pub address: String,
     pub reporter_name: String,
     pub reporter_phone: String,
+    pub answers: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Template)]
 #[template(path = "report_public.html")]
 struct ReportPage {
     t: Tr,
+    questions: super::cases::QuestionsView,
     here: &'static str,
     csrf: String,
     groups: Vec<CategoryGroup>,
@@ -205,6 +207,11 @@ async fn report_page(
     let (csrf, new_cookie) = pre_csrf(headers).map_err(|e| PageError::new(e, t.lang))?;
     let status = crate::error::status_or_ok(error.as_ref());
     let page = ReportPage {
+        questions: super::cases::QuestionsView::new(
+            &state.app,
+            t.s("case.field.questions"),
+            form.answers.clone(),
+        ),
         t,
         here: "/report",
         csrf: csrf.clone(),
@@ -250,6 +257,7 @@ pub async fn report(
         address: text("address"),
         reporter_name: text("reporter_name"),
         reporter_phone: text("reporter_phone"),
+        answers: f.answers(),
     };
     let intake = (|| -> Result<Intake, AppError> {
         // Left empty: "其他", and the desk classifies it.
@@ -275,7 +283,7 @@ pub async fn report(
             reporter_name: Some(keep.reporter_name.clone()).filter(|n| !n.is_empty()),
             reporter_phone: Some(keep.reporter_phone.clone()).filter(|p| !p.is_empty()),
             photos: f.files.clone(),
-            answers: Vec::new(),
+            answers: keep.answers.clone(),
             open311: None,
         })
     })();
