@@ -295,6 +295,8 @@ impl World {
             reporter_name: None,
             reporter_phone: None,
             photos: Vec::new(),
+            answers: Vec::new(),
+            open311: None,
         }
     }
 

@@ -1236,10 +1236,40 @@ async fn the_api_files_lists_and_moves_cases_with_json_errors() {
             .app
             .categories()
             .iter()
-            .find(|c| c.parent_id.is_some() && c.kind == "event")
+            .find(|c| {
+                c.parent_id.is_some()
+                    && c.kind == "event"
+                    && jinlin_domain::questions::questions_for(&c.code).is_empty()
+            })
             .unwrap()
             .code
             .clone();
+        // A category with a required question: unanswered is refused naming it, answered files.
+        let unanswered = post(
+            "/api/v1/cases".into(),
+            serde_json::json!({
+                "category": "safety.fire_lane", "description": "楼道被堵", "lat": lat, "lng": lng
+            })
+            .to_string(),
+        )
+        .await;
+        assert_eq!(unanswered.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(unanswered.json()["error"]["field"], "answers.blocked_by");
+        let answered = post(
+            "/api/v1/cases".into(),
+            serde_json::json!({
+                "category": "safety.fire_lane", "description": "楼道被堵", "lat": lat, "lng": lng,
+                "answers": {"blocked_by": ["sundries", "ebike"]}
+            })
+            .to_string(),
+        )
+        .await;
+        assert_eq!(answered.status, StatusCode::CREATED, "{}", answered.body);
+        let answered_id = answered.json()["id"].as_i64().unwrap();
+        assert_eq!(
+            h.app.store.case_answers(answered_id).await.unwrap(),
+            vec![("blocked_by".to_owned(), "sundries,ebike".to_owned())]
+        );
         let created = post(
             "/api/v1/cases".into(),
             serde_json::json!({
@@ -1548,6 +1578,8 @@ async fn statistics_page_charts_and_excel_export_respect_jurisdiction() {
                         reporter_name: Some("张三".into()),
                         reporter_phone: Some("13800000000".into()),
                         photos: Vec::new(),
+                        answers: Vec::new(),
+                        open311: None,
                     },
                 )
                 .await
@@ -1739,6 +1771,8 @@ async fn case_events_are_pushed_signed_retried_and_kept_as_dead_letters() {
             reporter_name: Some("陈先生".into()),
             reporter_phone: Some("13712345678".into()),
             photos: Vec::new(),
+            answers: Vec::new(),
+            open311: None,
         };
         let id = app.file_case(None, intake()).await.unwrap();
         assert_eq!(app.deliver_webhooks().await.unwrap(), 1);
@@ -1935,6 +1969,8 @@ async fn admins_change_limits_routes_and_the_calendar_and_new_cases_follow() {
                         reporter_name: None,
                         reporter_phone: Some("13712345678".into()),
                         photos: Vec::new(),
+                        answers: Vec::new(),
+                        open311: None,
                     },
                 )
                 .await
@@ -2017,7 +2053,11 @@ async fn a_report_without_a_category_goes_to_other_and_the_desk_classifies_it() 
             .app
             .categories()
             .iter()
-            .find(|c| c.parent_id.is_some() && c.kind == "event")
+            .find(|c| {
+                c.parent_id.is_some()
+                    && c.kind == "event"
+                    && jinlin_domain::questions::questions_for(&c.code).is_empty()
+            })
             .unwrap()
             .clone();
         let mut desk = Browser::signed_in(&h, "community").await;

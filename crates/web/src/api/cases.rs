@@ -39,6 +39,18 @@ pub struct NewCaseDto {
     pub reporter_name: Option<String>,
     /// 11-digit mobile number; required when filing for someone else.
     pub reporter_phone: Option<String>,
+    /// Answers to the category's extra questions (see the Open311 service definition), by
+    /// question code: a string, or a list for a multi-value question.
+    #[serde(default)]
+    pub answers: std::collections::BTreeMap<String, AnswerDto>,
+}
+
+/// One answer: `"yes"` or `["night", "evening"]`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum AnswerDto {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// One timeline row.
@@ -233,7 +245,14 @@ pub async fn create(
                 reporter_name: body.reporter_name,
                 reporter_phone: body.reporter_phone,
                 photos: Vec::new(),
-                answers: Vec::new(),
+                answers: body
+                    .answers
+                    .into_iter()
+                    .map(|(code, a)| match a {
+                        AnswerDto::One(v) => (code, vec![v]),
+                        AnswerDto::Many(v) => (code, v),
+                    })
+                    .collect(),
                 open311: None,
             },
         )

@@ -25,7 +25,7 @@ use crate::error::{ApiError, ErrorBody, ErrorDetail};
         version = "1"
     ),
     paths(me, regions::list, regions::get_one, regions::locate, cases::create, cases::list, cases::get_one, cases::act),
-    components(schemas(ErrorBody, ErrorDetail, Me, regions::RegionDto, regions::StaffDto, regions::LocateDto, regions::Point, cases::NewCaseDto, cases::CaseDto, cases::EventDto, cases::CaseListDto, cases::CaseLineDto, cases::ActionDto)),
+    components(schemas(ErrorBody, ErrorDetail, Me, regions::RegionDto, regions::StaffDto, regions::LocateDto, regions::Point, cases::NewCaseDto, cases::AnswerDto, cases::CaseDto, cases::EventDto, cases::CaseListDto, cases::CaseLineDto, cases::ActionDto)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
