@@ -9,5 +9,6 @@ pub mod categories;
 pub mod crs;
 pub mod deadlines;
 pub mod grids;
+pub mod people;
 pub mod regions;
 pub mod stats;
