@@ -12,6 +12,7 @@ mod error;
 mod intake;
 pub mod regions;
 pub mod stats;
+pub mod vault;
 pub mod webhooks;
 
 use std::collections::HashMap;
