@@ -13,6 +13,7 @@ mod intake;
 pub mod open311;
 pub mod regions;
 pub mod stats;
+pub mod vault;
 pub mod webhooks;
 
 use std::collections::HashMap;

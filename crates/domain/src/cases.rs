@@ -39,6 +39,7 @@ macro_rules! labelled_enum {
         }
     };
 }
+pub(crate) use labelled_enum;
 
 labelled_enum! {
     /// Where a case stands. `rejected`, `closed` and `merged` are terminal.

@@ -9,6 +9,7 @@ pub mod categories;
 pub mod crs;
 pub mod deadlines;
 pub mod grids;
+pub mod people;
 pub mod questions;
 pub mod regions;
 pub mod stats;
