@@ -103,7 +103,15 @@ def main():
             text=True,
         ).stdout.strip()
         assert key.startswith("jl311_"), key
-        run_checks(base, key)
+        tokens = {}
+        for user in ("community", "grid"):
+            tokens[user] = subprocess.run(
+                [BIN, "--data", data, "token", "create", "--user", user],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+        run_checks(base, key, f"http://127.0.0.1:{port}/api/v1", tokens)
     finally:
         server.terminate()
         try:
@@ -117,7 +125,15 @@ def main():
     sys.exit(1 if failed else 0)
 
 
-def run_checks(base, key):
+def api(url, token, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    status, _, raw = http("POST" if data else "GET", url, data, headers)
+    assert status in (200, 201), (url, status, raw.decode())
+    return json.loads(raw)
+
+
+def run_checks(base, key, api_base, tokens):
     js = GeoReport(base, jurisdiction=DISTRICT)
     xm = GeoReport(base + "/", jurisdiction=DISTRICT, output_format="xml")
     filed = {}
@@ -252,6 +268,31 @@ def run_checks(base, key):
         except Exception as e:  # requests.HTTPError from raise_for_status
             assert "404" in str(e), e
 
+    def follow_to_closed():
+        # The community desk and the grid worker work the case through Jinlin's own API; the
+        # 311 client sees it go from open to closed.
+        case = filed["event"]
+        worker = api(f"{api_base}/me", tokens["grid"])["id"]
+        steps = [
+            ("community", {"action": "accept"}),
+            ("community", {"action": "dispatch", "to": {"kind": "grid_worker", "id": worker}}),
+            ("grid", {"action": "take"}),
+            ("grid", {"action": "resolve", "result": "已清理油污并冲洗路面"}),
+            ("grid", {"action": "verify_pass"}),
+        ]
+        for user, action in steps:
+            api(f"{api_base}/cases/{case}/actions", tokens[user], {"action": action})
+            if action["action"] == "resolve":
+                assert js.get_service_request(case)["status"] == "open", "awaiting verification is open"
+        done = js.get_service_request(case)
+        assert done["status"] == "closed", done
+        assert done.get("status_notes"), done
+        closed = js.get_service_requests(status="closed", service_code="E06004")
+        assert any(r["service_request_id"] == case for r in closed)
+        ups = json.loads(http("GET", f"{base}/servicerequestupdates.json")[2])
+        mine = [u["status"] for u in ups if u["service_request_id"] == case]
+        assert mine[0] == "OPEN" and mine[-1] == "FIXED", mine
+
     check("discovery in XML and JSON", discovery)
     check("georeport: service list (JSON and XML)", service_list)
     check("georeport: service definitions", service_definition)
@@ -259,6 +300,7 @@ def run_checks(base, key):
     check("raw multipart POST with a media file", post_multipart_media)
     check("georeport: list and fetch requests", list_and_fetch_requests)
     check("servicerequestupdates", updates)
+    check("the request followed to closed while the county works it", follow_to_closed)
     check("errors: status codes and error documents", errors)
 
 

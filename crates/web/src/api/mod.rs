@@ -94,6 +94,8 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 /// The calling account.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Me {
+    /// The account's number (what `{"kind": "grid_worker", "id": …}` in a dispatch names).
+    pub id: Option<i64>,
     pub username: String,
     pub display_name: String,
     /// Role identifier, e.g. `grid_worker`.
@@ -107,6 +109,7 @@ pub struct Me {
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(ApiCaller(actor): ApiCaller) -> Json<Me> {
     Json(Me {
+        id: actor.user_id,
         username: actor.username,
         display_name: actor.display_name,
         role: actor.role.as_str().into(),
