@@ -24,8 +24,11 @@ use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/{file}", get(get_top).post(post_top))
-        .route("/{dir}/{file}", get(get_nested))
+        .route(
+            "/{file}",
+            get(get_top).post(post_top).fallback(wrong_method),
+        )
+        .route("/{dir}/{file}", get(get_nested).fallback(wrong_method))
         .fallback(not_found)
 }
 
@@ -204,6 +207,22 @@ async fn not_found(uri: axum::http::Uri) -> Response {
         StatusCode::NOT_FOUND,
         format!(
             "没有这个接口：{} / no such endpoint (see discovery.xml)",
+            uri.path()
+        ),
+    )
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let format = if uri.path().ends_with(".json") {
+        Format::Json
+    } else {
+        Format::Xml
+    };
+    error_document(
+        format,
+        StatusCode::BAD_REQUEST,
+        format!(
+            "{method} {}：只接受 GET（提交诉求为 POST requests） / method not supported",
             uri.path()
         ),
     )

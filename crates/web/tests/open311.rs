@@ -419,6 +419,22 @@ async fn discovery_services_and_definitions_answer_in_xml_and_json() {
         h.get("nothing.json").await.error(StatusCode::NOT_FOUND);
         h.get("services.html").await.error(StatusCode::NOT_FOUND);
         h.get("a/b/c.json").await.error(StatusCode::NOT_FOUND);
+        let put = h
+            .send(
+                Request::put("/open311/v2/requests.json")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert!(put.error(StatusCode::BAD_REQUEST).contains("PUT"));
+        let delete = h
+            .send(
+                Request::delete("/open311/v2/requests/1.xml")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        delete.error(StatusCode::BAD_REQUEST);
     })
     .await;
 }
