@@ -131,6 +131,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_worklists.sql"),
         postgres: include_str!("../migrations/postgres/0005_worklists.sql"),
     },
+    // Version 6 is reserved for a feature being built at the same time.
+    Migration {
+        version: 7,
+        name: "people",
+        sqlite: include_str!("../migrations/sqlite/0007_people.sql"),
+        postgres: include_str!("../migrations/postgres/0007_people.sql"),
+    },
 ];
 
 /// The migration that creates the statistics rollups; applying it fills them from the cases.

@@ -299,6 +299,7 @@ async fn schemas_of_both_databases_match() {
         include_str!("../migrations/sqlite/0003_stats.sql"),
         include_str!("../migrations/sqlite/0004_rollup.sql"),
         include_str!("../migrations/sqlite/0005_worklists.sql"),
+        include_str!("../migrations/sqlite/0007_people.sql"),
     ]
     .concat();
     let postgres_sql = [
@@ -307,6 +308,7 @@ async fn schemas_of_both_databases_match() {
         include_str!("../migrations/postgres/0003_stats.sql"),
         include_str!("../migrations/postgres/0004_rollup.sql"),
         include_str!("../migrations/postgres/0005_worklists.sql"),
+        include_str!("../migrations/postgres/0007_people.sql"),
     ]
     .concat();
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
@@ -328,6 +330,13 @@ async fn schemas_of_both_databases_match() {
         "api_tokens",
         "posts",
         "audit_log",
+        "dwellings",
+        "households",
+        "persons",
+        "household_members",
+        "care_tags",
+        "person_tags",
+        "person_access_log",
     ] {
         assert!(
             parsed_postgres.iter().any(|(t, _, _)| t == table),
