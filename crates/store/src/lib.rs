@@ -12,12 +12,13 @@
 //!   `BEGIN IMMEDIATE`; reads use a small read-only pool. PostgreSQL uses one pool.
 //!
 //! Feature modules carry the same names as in the other crates: [`accounts`], [`audit`],
-//! [`cases`], [`regions`], [`stats`].
+//! [`cases`], [`people`], [`regions`], [`stats`].
 
 pub mod accounts;
 pub mod audit;
 pub mod cases;
 mod error;
+pub mod people;
 pub mod regions;
 mod sql;
 pub mod stats;
