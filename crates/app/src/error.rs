@@ -60,6 +60,7 @@ impl From<StoreError> for AppError {
                 message: format!("{} 已存在，不能重复", field_zh(&field)),
                 field,
             },
+            StoreError::Clash { field, message } => AppError::Conflict { field, message },
             StoreError::Invalid(message) => AppError::Invalid {
                 field: String::new(),
                 message,

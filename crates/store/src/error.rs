@@ -10,6 +10,12 @@ pub enum StoreError {
     /// A unique value is taken; `field` names it (`username`, `code`, `post`, …).
     #[error("{field} 已存在")]
     Conflict { field: String },
+    /// A rule that admits one row only is broken (a person in two households at once, a second
+    /// head of household, an ID number registered twice). `message` (Chinese) names the record
+    /// it clashes with; `field` names the input that caused it (`person`, `relation`,
+    /// `id_number`, …).
+    #[error("{message}")]
+    Clash { field: String, message: String },
     /// The input breaks a rule the store checks; the message is for people (Chinese).
     #[error("{0}")]
     Invalid(String),
@@ -33,6 +39,13 @@ impl StoreError {
         StoreError::Invalid(message.into())
     }
 
+    pub(crate) fn clash(field: &str, message: impl Into<String>) -> StoreError {
+        StoreError::Clash {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
     pub(crate) fn conflict(field: &str) -> StoreError {
         StoreError::Conflict {
             field: field.to_owned(),
@@ -43,6 +56,21 @@ impl StoreError {
 /// Is this a unique-constraint violation (both backends)?
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+/// Is this a unique violation of the index `index` (PostgreSQL names it) on `columns`
+/// (SQLite names the columns: "UNIQUE constraint failed: t.a, t.b")?
+pub(crate) fn is_unique_violation_of(e: &sqlx::Error, index: &str, columns: &str) -> bool {
+    match e {
+        sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+            d.constraint() == Some(index) || d.message().contains(index) || {
+                let m = d.message();
+                m.strip_prefix("UNIQUE constraint failed: ")
+                    .is_some_and(|cols| cols.trim() == columns)
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Is this a foreign-key violation (both backends)?

@@ -12,13 +12,14 @@
 //!   `BEGIN IMMEDIATE`; reads use a small read-only pool. PostgreSQL uses one pool.
 //!
 //! Feature modules carry the same names as in the other crates: [`accounts`], [`audit`],
-//! [`cases`], [`open311`], [`regions`], [`stats`].
+//! [`cases`], [`open311`], [`people`], [`regions`], [`stats`].
 
 pub mod accounts;
 pub mod audit;
 pub mod cases;
 mod error;
 pub mod open311;
+pub mod people;
 pub mod regions;
 mod sql;
 pub mod stats;
@@ -75,10 +76,32 @@ struct Migration {
     postgres: &'static str,
 }
 
-/// The schema version the newest migration brings.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+/// The schema version the newest migration brings (the highest version).
+pub const SCHEMA_VERSION: i64 = highest_version(MIGRATIONS);
 
-/// All migrations, oldest first. Append only; never edit one that has shipped.
+const fn highest_version(migrations: &[Migration]) -> i64 {
+    let mut max = 0;
+    let mut i = 0;
+    while i < migrations.len() {
+        if migrations[i].version > max {
+            max = migrations[i].version;
+        }
+        i += 1;
+    }
+    max
+}
+
+/// The versions of every migration this program knows, ascending. Versions need not be
+/// contiguous: a feature built alongside another may take a later number first, and the
+/// missing one is applied whenever it arrives (each migration is looked up by its own version,
+/// not by "everything above the highest applied").
+pub fn migration_versions() -> Vec<i64> {
+    MIGRATIONS.iter().map(|m| m.version).collect()
+}
+
+/// All migrations in ascending version order (a unit test checks it). Never edit one that has
+/// shipped. Gaps are allowed: a version reserved for a feature still being built is inserted in
+/// its place when it is merged, and databases that already have the later ones apply it then.
 const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -115,6 +138,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "open311",
         sqlite: include_str!("../migrations/sqlite/0006_open311.sql"),
         postgres: include_str!("../migrations/postgres/0006_open311.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "people",
+        sqlite: include_str!("../migrations/sqlite/0007_people.sql"),
+        postgres: include_str!("../migrations/postgres/0007_people.sql"),
     },
 ];
 
@@ -362,7 +391,7 @@ impl Store {
             );
         }
         let version = self.schema_version().await?;
-        let known = MIGRATIONS.last().map_or(0, |m| m.version);
+        let known = SCHEMA_VERSION;
         if version > known {
             tracing::warn!(
                 database = version,
@@ -373,7 +402,9 @@ impl Store {
         Ok(())
     }
 
-    /// The highest applied migration version (0 for an empty database).
+    /// The highest applied migration version (0 for an empty database). With gaps in the
+    /// numbering this does not prove every lower version is applied; [`Store::migrate`] checks
+    /// each known version by itself.
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM schema_migrations",
@@ -458,6 +489,13 @@ mod tests {
             let tables = |v: &[String]| v.iter().filter(|s| s.starts_with("CREATE TABLE")).count();
             assert_eq!(tables(&lite), tables(&pg));
         }
+    }
+
+    #[test]
+    fn migration_versions_ascend_without_repeats() {
+        let versions = migration_versions();
+        assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+        assert_eq!(versions.last().copied(), Some(SCHEMA_VERSION));
     }
 
     #[test]
