@@ -11,6 +11,7 @@ pub mod demo;
 mod error;
 mod intake;
 pub mod open311;
+pub mod people;
 pub mod regions;
 pub mod stats;
 pub mod vault;
@@ -47,6 +48,17 @@ pub struct Settings {
     /// Optional outbound webhook: case events are POSTed there, HMAC-SHA256 signed.
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
+    /// The field-encryption key file (outside the database and its backups); by default
+    /// `data_dir/field-keys`.
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl Settings {
+    pub fn key_file(&self) -> std::path::PathBuf {
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("field-keys"))
+    }
 }
 
 impl Default for Settings {
@@ -61,6 +73,7 @@ impl Default for Settings {
             max_photo_bytes: 10 * 1024 * 1024,
             webhook_url: None,
             webhook_secret: None,
+            key_file: None,
         }
     }
 }
@@ -103,6 +116,10 @@ pub struct App {
     dummy_hash: Arc<String>,
     /// Open311 keys' request counts in the current minute.
     open311_windows: Arc<std::sync::Mutex<open311::RateWindows>>,
+    /// The field cipher, loaded from the key file on first use.
+    cipher: Arc<tokio::sync::OnceCell<Arc<dyn vault::FieldCipher>>>,
+    /// Reveals of full numbers per account in the last hour.
+    reveals: Arc<std::sync::Mutex<people::RevealWindows>>,
 }
 
 impl App {
@@ -133,6 +150,8 @@ impl App {
             hashing: Arc::new(tokio::sync::Semaphore::new(2)),
             dummy_hash: Arc::new(String::new()),
             open311_windows: Arc::default(),
+            cipher: Arc::default(),
+            reveals: Arc::default(),
         };
         let dummy = accounts::hash_password(&app, &accounts::random_token()?).await?;
         let app = App {
@@ -141,10 +160,19 @@ impl App {
         };
         app.reload_grid_index().await?;
         app.seed_categories().await?;
+        app.seed_care_tags().await?;
         app.reload_categories().await?;
         app.reload_calendar().await?;
         app.reload_routes().await?;
         Ok(app)
+    }
+
+    /// Encrypts personal data with `cipher` instead of the key file's ring.
+    pub fn with_cipher(self, cipher: Arc<dyn vault::FieldCipher>) -> App {
+        App {
+            cipher: Arc::new(tokio::sync::OnceCell::new_with(Some(cipher))),
+            ..self
+        }
     }
 
     /// Sends sign-up codes through `sms` instead of the log.

@@ -24,6 +24,8 @@ pub struct Config {
     /// Optional outbound webhook for case events (HMAC-SHA256 signed with webhook_secret).
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
+    /// Field-encryption keys for ID and phone numbers (default: data_dir/field-keys).
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             max_photo_mb: 10,
             webhook_url: None,
             webhook_secret: None,
+            key_file: None,
         }
     }
 }
@@ -58,7 +61,7 @@ pub struct Overrides {
 }
 
 /// Only these `JINLIN_*` variables are configuration (others, such as test settings, are not).
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "data_dir",
     "database_url",
     "listen",
@@ -72,6 +75,7 @@ const KEYS: [&str; 13] = [
     "max_photo_mb",
     "webhook_url",
     "webhook_secret",
+    "key_file",
 ];
 
 impl Config {
@@ -138,6 +142,7 @@ impl Config {
             max_photo_bytes: self.max_photo_mb.saturating_mul(1024 * 1024),
             webhook_url: self.webhook_url.clone().filter(|u| !u.trim().is_empty()),
             webhook_secret: self.webhook_secret.clone().filter(|u| !u.is_empty()),
+            key_file: self.key_file.clone(),
         }
     }
 }
@@ -182,6 +187,11 @@ max_photo_mb = 10
 # Failed deliveries are retried with backoff; after the last try they show as dead letters.
 # webhook_url = "https://hub.example.gov.cn/jinlin"
 # webhook_secret = "change-me"
+
+# The keys that encrypt ID and phone numbers (AES-256-GCM) and make their search indexes. Created
+# (mode 0600) on first use. Keep it out of database backups, back it up separately: without it
+# the numbers cannot be read. `jinlin keys rotate` adds a new key and re-encrypts.
+# key_file = "./jinlin-data/field-keys"
 "#;
 
 #[cfg(test)]

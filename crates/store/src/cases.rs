@@ -1225,6 +1225,37 @@ impl Store {
         Ok((items, total))
     }
 
+    /// Cases inside `scope_path` whose reporter gave one of `phones`, newest first (a
+    /// household's file lists what its members reported).
+    pub async fn cases_reported_by_phones(
+        &self,
+        scope_path: &str,
+        phones: &[String],
+        limit: i64,
+    ) -> Result<Vec<CaseSummary>, StoreError> {
+        if phones.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (lo, hi) = scope_bounds(scope_path)?;
+        let mut sql = Sql::new(
+            "SELECT c.id, c.category_id, k.name AS category_name, c.channel, c.description, \
+             c.address, r.name AS region_name, c.stage, c.urgency, c.level, c.overdue, \
+             c.supervised, c.suspended, c.pending, c.rating, c.response_due, c.responded_at, \
+             c.resolution_due, c.created_at FROM cases c \
+             JOIN categories k ON k.id = c.category_id JOIN regions r ON r.id = c.region_id \
+             WHERE c.region_path >= ",
+        );
+        sql.bind(lo)
+            .push(" AND c.region_path < ")
+            .bind(hi)
+            .push(" AND c.reporter_phone IN (")
+            .bind_list(phones.iter().cloned())
+            .push(") ORDER BY c.created_at DESC LIMIT ")
+            .bind(limit.clamp(1, 500));
+        let rows = sql.query().fetch_all(self.reader()).await?;
+        rows.iter().map(summary_row).collect()
+    }
+
     pub async fn case_events(&self, case_id: i64) -> Result<Vec<EventRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, case_id, at, actor_id, actor_name, actor_role, action, from_stage, \

@@ -42,8 +42,8 @@ pub const USE_TYPES: &[(&str, &str)] = &[
 
 /// How a dwelling is occupied (居住情况).
 pub const OCCUPANCIES: &[(&str, &str)] = &[
-    ("owner", "自住"),
-    ("rental", "出租"),
+    ("owner_occupied", "自住"),
+    ("rented", "出租"),
     ("vacant", "空置"),
     ("other", "其他"),
 ];
@@ -76,7 +76,7 @@ pub struct NewDwelling {
     pub number: String,
     /// residential | commercial | office | other
     pub use_type: String,
-    /// owner | rental | vacant | other
+    /// owner_occupied | rented | vacant | other (domain::people::Occupancy)
     pub occupancy: String,
     pub area_m2: Option<f64>,
     pub notes: String,
@@ -218,6 +218,9 @@ pub struct Person {
 pub struct PersonSecret {
     pub id_cipher: Option<String>,
     pub phone_cipher: Option<String>,
+    /// The blind indexes, which the ciphertexts are bound to (their associated data).
+    pub id_bidx: Option<String>,
+    pub phone_bidx: Option<String>,
 }
 
 /// One membership row (current when `left_at` is `None`) with the person's masked-ready data.
@@ -1669,7 +1672,7 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(
-            "SELECT tenant, id_cipher, phone_cipher FROM persons \
+            "SELECT tenant, id_cipher, phone_cipher, id_bidx, phone_bidx FROM persons \
              WHERE id = $1 AND region_path >= $2 AND region_path < $3",
         )
         .bind(id)
@@ -1689,9 +1692,31 @@ impl Store {
         let secret = PersonSecret {
             id_cipher: row.try_get("id_cipher")?,
             phone_cipher: row.try_get("phone_cipher")?,
+            id_bidx: row.try_get("id_bidx")?,
+            phone_bidx: row.try_get("phone_bidx")?,
         };
         tx.commit().await?;
         Ok(Some(secret))
+    }
+
+    /// The phone ciphertexts of some persons with their indexes, for matching them against case
+    /// reporters (nobody is shown the numbers, so nothing is logged).
+    pub async fn person_phone_ciphers(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new(
+            "SELECT phone_cipher, phone_bidx FROM persons WHERE phone_cipher IS NOT NULL \
+             AND id IN (",
+        );
+        sql.bind_list(ids.iter().copied()).push(")");
+        let rows = sql.query().fetch_all(self.reader()).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("phone_cipher")?, r.try_get("phone_bidx")?)))
+            .collect()
     }
 
     /// A page of persons matching `f`, ordered by place (region path) then id, and the total.

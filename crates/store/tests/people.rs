@@ -111,7 +111,7 @@ fn dwelling(building_id: i64, unit: &str, floor: i64, number: &str) -> NewDwelli
         floor: Some(floor),
         number: number.into(),
         use_type: "residential".into(),
-        occupancy: "owner".into(),
+        occupancy: "owner_occupied".into(),
         area_m2: Some(89.5),
         notes: String::new(),
     }
@@ -232,7 +232,7 @@ async fn dwellings_households_and_persons_are_created_and_read() {
         let mut shop = dwelling(p.b1.0, "", 0, "商铺1");
         shop.floor = None;
         shop.use_type = "commercial".into();
-        shop.occupancy = "rental".into();
+        shop.occupancy = "rented".into();
         shop.area_m2 = None;
         let shop_id = s.create_dwelling(&shop, &audit("dwelling.create"), NOW).await.unwrap();
 
@@ -343,9 +343,9 @@ async fn dwellings_households_and_persons_are_created_and_read() {
         assert!(w.party_member);
         assert_eq!(w.updated_at, NOW + 1);
         let mut d = dwelling(p.b1.0, "2", 3, "301");
-        d.occupancy = "rental".into();
+        d.occupancy = "rented".into();
         s.update_dwelling(ids[2], &d, &audit("dwelling.update"), NOW + 1).await.unwrap();
-        assert_eq!(s.dwelling(ids[2], all).await.unwrap().unwrap().occupancy, "rental");
+        assert_eq!(s.dwelling(ids[2], all).await.unwrap().unwrap().occupancy, "rented");
         d.building_id = p.b2.0;
         assert!(matches!(
             s.update_dwelling(ids[2], &d, &audit("dwelling.update"), NOW).await,
@@ -1005,7 +1005,7 @@ fn import_row(
         floor: Some(1),
         number: number.into(),
         use_type: "residential".into(),
-        occupancy: "owner".into(),
+        occupancy: "owner_occupied".into(),
         area_m2: Some(70.0),
         household_no: no.map(Into::into),
         relation: relation.into(),

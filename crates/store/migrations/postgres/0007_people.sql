@@ -36,7 +36,7 @@ CREATE TABLE dwellings (
     floor BIGINT NULL,
     number TEXT NOT NULL,
     use_type TEXT NOT NULL CHECK (use_type IN ('residential', 'commercial', 'office', 'other')),
-    occupancy TEXT NOT NULL CHECK (occupancy IN ('owner', 'rental', 'vacant', 'other')),
+    occupancy TEXT NOT NULL CHECK (occupancy IN ('owner_occupied', 'rented', 'vacant', 'other')),
     area_m2 DOUBLE PRECISION NULL,
     notes TEXT NOT NULL DEFAULT '',
     created_at BIGINT NOT NULL,

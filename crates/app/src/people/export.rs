@@ -1,0 +1,1 @@
+//! Excel export of people lists.

@@ -1,0 +1,1 @@
+//! Excel and CSV import of people lists.
