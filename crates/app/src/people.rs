@@ -338,11 +338,17 @@ impl App {
         let ring = self
             .cipher
             .get_or_try_init(|| async move {
-                tokio::task::spawn_blocking(move || KeyRing::generate_file(&path))
+                tokio::task::spawn_blocking(move || {
+                    if let Some(dir) = path.parent() {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            AppError::Internal(format!("密钥目录 {}：{e}", dir.display()))
+                        })?;
+                    }
+                    KeyRing::generate_file(&path).map_err(AppError::from)
+                })
                     .await
                     .map_err(|e| AppError::Internal(e.to_string()))?
                     .map(|r| Arc::new(r) as Arc<dyn FieldCipher>)
-                    .map_err(AppError::from)
             })
             .await?;
         Ok(Arc::clone(ring))

@@ -392,6 +392,12 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("webhooks.error", "最近错误", "Last error"),
     ("webhooks.retry", "重新推送", "Retry"),
     ("nav.open311", "Open311 接入", "Open311 clients"),
+    ("nav.people", "实有人口", "Residents"),
+    (
+        "nav.people_access",
+        "个人信息访问记录",
+        "Personal data access",
+    ),
     ("open311.title", "Open311 接入密钥", "Open311 client keys"),
     (
         "open311.subtitle",

@@ -6,6 +6,7 @@ mod cases;
 mod categories;
 mod home;
 mod open311;
+mod people;
 mod public;
 mod regions;
 mod staff;
@@ -79,6 +80,13 @@ pub fn routes() -> Router<AppState> {
             get(open311::keys).post(open311::create_key),
         )
         .route("/admin/open311/{id}/revoke", post(open311::revoke_key))
+        // people: files
+        .route("/people", get(people::search))
+        .route("/people/{id}", get(people::person))
+        .route("/people/{id}/reveal", post(people::reveal))
+        .route("/households/{id}", get(people::household))
+        .route("/regions/{code}/dwellings", get(people::dwellings))
+        .route("/admin/people-access", get(people::access_log))
         .route("/api/docs", get(admin::api_docs))
         .route("/stats", get(stats::page))
         .route("/stats/data.json", get(stats::data))
@@ -105,6 +113,10 @@ pub struct Chrome {
     pub report_label: Option<&'static str>,
     /// 统计分析 in the navigation (desk roles that review their area's figures).
     pub can_stats: bool,
+    /// 实有人口 in the navigation (roles that work with people's files).
+    pub can_people: bool,
+    /// 个人信息访问记录 (who saw, revealed, exported personal data).
+    pub can_people_log: bool,
     /// Current path, so the language switch can come back here.
     pub here: String,
 }
@@ -124,6 +136,8 @@ impl Chrome {
             can_staff: a.role.is_staff(),
             can_import: a.role.manages_regions(),
             can_audit: a.role == Role::Sysadmin,
+            can_people: jinlin_app::people::may_use_people(a.role),
+            can_people_log: matches!(a.role, Role::Sysadmin | Role::StreetAdmin | Role::Leader),
             can_cases: a.role != Role::Sysadmin,
             report_label: cases::report_label(a.role).map(|k| t.s(k)),
             can_stats: matches!(
