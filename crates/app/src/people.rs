@@ -346,9 +346,9 @@ impl App {
                     }
                     KeyRing::generate_file(&path).map_err(AppError::from)
                 })
-                    .await
-                    .map_err(|e| AppError::Internal(e.to_string()))?
-                    .map(|r| Arc::new(r) as Arc<dyn FieldCipher>)
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?
+                .map(|r| Arc::new(r) as Arc<dyn FieldCipher>)
             })
             .await?;
         Ok(Arc::clone(ring))
@@ -701,6 +701,118 @@ impl App {
             .into_iter()
             .filter(|t| sensitive || !t.sensitive)
             .collect())
+    }
+
+    fn require_tag_admin(&self, actor: &Actor) -> Result<(), AppError> {
+        if matches!(actor.role, Role::Sysadmin | Role::StreetAdmin) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "仅系统管理员和街道管理员可以维护重点人群标签".into(),
+            ))
+        }
+    }
+
+    /// Every care tag, active or not, for the admin list.
+    pub async fn care_tags_admin(&self, actor: &Actor) -> Result<Vec<CareTag>, AppError> {
+        self.require_tag_admin(actor)?;
+        Ok(self.store.care_tags(true).await?)
+    }
+
+    /// Adds a care tag; its code comes from the name's pinyin (`独居老人` → `djlr`), made unique.
+    pub async fn add_care_tag(
+        &self,
+        actor: &Actor,
+        name: &str,
+        sensitive: bool,
+    ) -> Result<String, AppError> {
+        self.require_tag_admin(actor)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 30 {
+            return Err(AppError::invalid(
+                "name",
+                "标签名称：不能为空，最多 30 个字",
+            ));
+        }
+        let existing = self.store.care_tags(true).await?;
+        if existing.iter().any(|t| t.name == name) {
+            return Err(AppError::Conflict {
+                field: "name".into(),
+                message: format!("标签“{name}”已经存在"),
+            });
+        }
+        let (_, initials) = rules::name_pinyin(name);
+        let base = if initials.is_empty() {
+            "tag".to_owned()
+        } else {
+            format!("tag_{initials}")
+        };
+        let mut code = base.clone();
+        let mut n = 2;
+        while existing.iter().any(|t| t.code == code) {
+            code = format!("{base}{n}");
+            n += 1;
+        }
+        let audit = actor.audit(
+            "care_tag.create",
+            &format!("care_tag:{code}"),
+            "ok",
+            format!("{name}{}", if sensitive { "（敏感）" } else { "" }),
+        );
+        self.store
+            .create_care_tag(
+                &NewCareTag {
+                    code: code.clone(),
+                    name: name.to_owned(),
+                    sensitive,
+                    active: true,
+                },
+                &audit,
+                self.now(),
+            )
+            .await?;
+        Ok(code)
+    }
+
+    /// Renames a tag, marks it sensitive or not, or retires it (tags on people stay on record).
+    pub async fn update_care_tag(
+        &self,
+        actor: &Actor,
+        code: &str,
+        name: &str,
+        sensitive: bool,
+        active: bool,
+    ) -> Result<(), AppError> {
+        self.require_tag_admin(actor)?;
+        let audit = actor.audit(
+            "care_tag.update",
+            &format!("care_tag:{code}"),
+            "ok",
+            format!(
+                "{}{}{}",
+                name.trim(),
+                if sensitive {
+                    "，敏感"
+                } else {
+                    "，非敏感"
+                },
+                if active { "" } else { "，停用" }
+            ),
+        );
+        Ok(self
+            .store
+            .update_care_tag(
+                code,
+                &NewCareTag {
+                    code: code.to_owned(),
+                    name: name.trim().to_owned(),
+                    sensitive,
+                    active,
+                },
+                &audit,
+                self.now(),
+            )
+            .await?)
     }
 
     /// Seeds the care tag list from the domain (once; admins edit it afterwards).

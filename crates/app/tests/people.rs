@@ -475,3 +475,41 @@ async fn sensitive_tags_only_for_the_roles_that_need_them() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn admins_keep_the_care_tag_list() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let street = h.actor("street").await;
+        let code = h.app.add_care_tag(&street, "失独家庭", true).await.unwrap();
+        assert!(code.starts_with("tag_sdjt"), "{code}");
+        let again = h
+            .app
+            .add_care_tag(&street, "失独家庭", true)
+            .await
+            .unwrap_err();
+        assert!(matches!(again, AppError::Conflict { .. }), "{again:?}");
+        let blank = h.app.add_care_tag(&street, " ", false).await.unwrap_err();
+        assert_eq!(blank.field(), Some("name"));
+        let worker = h.actor("grid").await;
+        assert!(h.app.add_care_tag(&worker, "随便", false).await.is_err());
+        // Sensitive: the grid worker does not get it in pick lists; once it is not, they do.
+        let names = |tags: Vec<jinlin_store::people::CareTag>| -> Vec<String> {
+            tags.into_iter().map(|t| t.name).collect()
+        };
+        assert!(!names(h.app.care_tags_for(&worker).await.unwrap()).contains(&"失独家庭".into()));
+        h.app
+            .update_care_tag(&street, &code, "失独家庭", false, true)
+            .await
+            .unwrap();
+        assert!(names(h.app.care_tags_for(&worker).await.unwrap()).contains(&"失独家庭".into()));
+        // Retired: gone from pick lists, still in the admin list.
+        h.app
+            .update_care_tag(&street, &code, "失独家庭", false, false)
+            .await
+            .unwrap();
+        assert!(!names(h.app.care_tags_for(&street).await.unwrap()).contains(&"失独家庭".into()));
+        assert!(names(h.app.care_tags_admin(&street).await.unwrap()).contains(&"失独家庭".into()));
+    })
+    .await;
+}

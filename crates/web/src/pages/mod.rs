@@ -87,6 +87,10 @@ pub fn routes() -> Router<AppState> {
         .route("/households/{id}", get(people::household))
         .route("/regions/{code}/dwellings", get(people::dwellings))
         .route("/admin/people-access", get(people::access_log))
+        .route(
+            "/admin/care-tags",
+            get(people::care_tags).post(people::save_care_tag),
+        )
         .route("/api/docs", get(admin::api_docs))
         .route("/stats", get(stats::page))
         .route("/stats/data.json", get(stats::data))
@@ -117,6 +121,8 @@ pub struct Chrome {
     pub can_people: bool,
     /// 个人信息访问记录 (who saw, revealed, exported personal data).
     pub can_people_log: bool,
+    /// 重点人群标签 (the care tag list).
+    pub can_tags: bool,
     /// Current path, so the language switch can come back here.
     pub here: String,
 }
@@ -138,6 +144,7 @@ impl Chrome {
             can_audit: a.role == Role::Sysadmin,
             can_people: jinlin_app::people::may_use_people(a.role),
             can_people_log: matches!(a.role, Role::Sysadmin | Role::StreetAdmin | Role::Leader),
+            can_tags: matches!(a.role, Role::Sysadmin | Role::StreetAdmin),
             can_cases: a.role != Role::Sysadmin,
             report_label: cases::report_label(a.role).map(|k| t.s(k)),
             can_stats: matches!(

@@ -498,3 +498,93 @@ pub async fn access_log(
     };
     Ok(render(&view, t.lang)?.into_response())
 }
+
+// ----- care tags --------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "care_tags.html")]
+struct TagsPage {
+    c: Chrome,
+    tags: Vec<CareTag>,
+    error: Option<String>,
+    flash: Option<&'static str>,
+}
+
+async fn tags_page(
+    state: &AppState,
+    session: &crate::auth::Session,
+    t: Tr,
+    error: Option<AppError>,
+    flash: Option<&'static str>,
+) -> Result<Response, PageError> {
+    let tags = state
+        .app
+        .care_tags_admin(&session.actor)
+        .await
+        .map_err(pe(t))?;
+    let view = TagsPage {
+        c: Chrome::new(session, t, "care_tags", "/admin/care-tags"),
+        tags,
+        error: error.as_ref().map(ToString::to_string),
+        flash,
+    };
+    Ok((status_or_ok(error.as_ref()), render(&view, t.lang)?).into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub struct TagsQuery {
+    done: Option<String>,
+}
+
+pub async fn care_tags(
+    State(state): State<AppState>,
+    Ui(t): Ui,
+    SignedIn(session): SignedIn,
+    Query(q): Query<TagsQuery>,
+) -> Result<Response, PageError> {
+    let flash = q.done.is_some().then_some("已保存");
+    tags_page(&state, &session, t, None, flash).await
+}
+
+#[derive(Deserialize)]
+pub struct TagForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+    sensitive: Option<String>,
+    active: Option<String>,
+}
+
+pub async fn save_care_tag(
+    State(state): State<AppState>,
+    Ui(t): Ui,
+    SignedIn(session): SignedIn,
+    Form(f): Form<TagForm>,
+) -> Result<Response, PageError> {
+    let result = if f.code.is_empty() {
+        state
+            .app
+            .add_care_tag(&session.actor, &f.name, f.sensitive.is_some())
+            .await
+            .map(|_| ())
+    } else {
+        state
+            .app
+            .update_care_tag(
+                &session.actor,
+                &f.code,
+                &f.name,
+                f.sensitive.is_some(),
+                f.active.is_some(),
+            )
+            .await
+    };
+    match result {
+        Ok(()) => Ok(axum::response::Redirect::to("/admin/care-tags?done=1").into_response()),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            tags_page(&state, &session, t, Some(e), None).await
+        }
+        Err(e) => Err(PageError::new(e, t.lang)),
+    }
+}
