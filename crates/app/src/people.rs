@@ -611,6 +611,85 @@ impl App {
             .await?)
     }
 
+    /// Moves a person to another household of the jurisdiction (迁入), or out of any household
+    /// (迁出) when `to_household` is `None`; the old membership is closed, never overwritten.
+    pub async fn move_person(
+        &self,
+        actor: &Actor,
+        person_id: i64,
+        to_household: Option<i64>,
+        relation: &str,
+        reason: &str,
+    ) -> Result<(), AppError> {
+        let person = self.person_in_scope(actor, person_id).await?;
+        if !matches!(
+            actor.role,
+            Role::GridWorker | Role::GridHead | Role::CommunityAdmin | Role::StreetAdmin
+        ) {
+            return Err(AppError::Forbidden(
+                "只有网格员、网格长和社区、街道工作人员可以办理迁入迁出".into(),
+            ));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 200 {
+            return Err(AppError::invalid(
+                "move_reason",
+                "迁移原因：不能为空，最多 200 个字（如“购房迁入”“投靠子女”）",
+            ));
+        }
+        let now = self.now();
+        match to_household {
+            Some(h) => {
+                if rules::RelationToHead::parse(relation).is_none() {
+                    return Err(AppError::invalid("relation", "与户主关系：请选择"));
+                }
+                if self.store.household(h, &actor.scope_path).await?.is_none() {
+                    return Err(AppError::invalid(
+                        "household",
+                        format!("迁入户：本辖区没有编号为 {h} 的户"),
+                    ));
+                }
+                if person.household_id == Some(h) {
+                    return Err(AppError::invalid("household", "迁入户：已经是该户成员"));
+                }
+                let audit = actor.audit(
+                    "person.move",
+                    &format!("person:{person_id}"),
+                    "ok",
+                    format!("迁入户 #{h}：{reason}"),
+                );
+                let moved = if person.household_id.is_some() {
+                    self.store
+                        .move_person(person_id, h, relation, now, reason, &audit, now)
+                        .await
+                } else {
+                    self.store
+                        .join_household(person_id, h, relation, now, reason, &audit, now)
+                        .await
+                };
+                moved?;
+            }
+            None => {
+                if person.household_id.is_none() {
+                    return Err(AppError::invalid(
+                        "household",
+                        "迁出：该人员当前不在任何户中",
+                    ));
+                }
+                let audit = actor.audit(
+                    "person.leave",
+                    &format!("person:{person_id}"),
+                    "ok",
+                    format!("迁出：{reason}"),
+                );
+                self.store
+                    .leave_household(person_id, now, reason, &audit, now)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// A household's file (一户一档); each member counts as viewed.
     pub async fn household_view(&self, actor: &Actor, id: i64) -> Result<HouseholdView, AppError> {
         self.require_people(actor)?;

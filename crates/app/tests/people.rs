@@ -513,3 +513,85 @@ async fn admins_keep_the_care_tag_list() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn moves_keep_the_history() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let (first, person) = h.household_with_zhang_san().await;
+        let desk = h.actor("community").await;
+        let dwelling = h
+            .app
+            .household_view(&desk, first)
+            .await
+            .unwrap()
+            .file
+            .dwelling
+            .id;
+        let audit = NewAudit {
+            actor_name: "test".into(),
+            action: "test".into(),
+            outcome: "ok".into(),
+            ..NewAudit::default()
+        };
+        let second =
+            h.db.store
+                .create_household(
+                    &NewHousehold {
+                        dwelling_id: dwelling,
+                        household_no: Some("H002".into()),
+                        notes: String::new(),
+                    },
+                    &audit,
+                    h.clock.load(Ordering::SeqCst),
+                )
+                .await
+                .unwrap();
+        let no_reason = h
+            .app
+            .move_person(&desk, person, Some(second), "head", "")
+            .await
+            .unwrap_err();
+        assert_eq!(no_reason.field(), Some("move_reason"));
+        h.clock.fetch_add(1000, Ordering::SeqCst);
+        h.app
+            .move_person(&desk, person, Some(second), "head", "分户")
+            .await
+            .unwrap();
+        let view = h.app.person_view(&desk, person).await.unwrap();
+        assert_eq!(view.person.household_id, Some(second));
+        let history: Vec<(i64, bool)> = view
+            .memberships
+            .iter()
+            .map(|m| (m.household_id, m.left_at.is_some()))
+            .collect();
+        assert!(
+            history.contains(&(first, true)) && history.contains(&(second, false)),
+            "{history:?}"
+        );
+        assert!(
+            h.app
+                .household_view(&desk, first)
+                .await
+                .unwrap()
+                .file
+                .members
+                .is_empty()
+        );
+        h.app
+            .move_person(&desk, person, None, "", "迁往外地")
+            .await
+            .unwrap();
+        let view = h.app.person_view(&desk, person).await.unwrap();
+        assert_eq!(view.person.household_id, None);
+        assert_eq!(view.memberships.len(), 2, "both memberships are kept");
+        let resident = h.actor("resident").await;
+        assert!(
+            h.app
+                .move_person(&resident, person, Some(first), "head", "x")
+                .await
+                .is_err()
+        );
+    })
+    .await;
+}

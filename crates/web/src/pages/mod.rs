@@ -84,6 +84,7 @@ pub fn routes() -> Router<AppState> {
         .route("/people", get(people::search))
         .route("/people/{id}", get(people::person))
         .route("/people/{id}/reveal", post(people::reveal))
+        .route("/people/{id}/move", post(people::move_person))
         .route("/households/{id}", get(people::household))
         .route("/regions/{code}/dwellings", get(people::dwellings))
         .route("/admin/people-access", get(people::access_log))

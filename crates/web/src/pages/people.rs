@@ -171,6 +171,9 @@ impl PersonPage {
     fn time(&self, ms: &i64) -> String {
         format_time(*ms)
     }
+    fn relations(&self) -> &'static [rules::RelationToHead] {
+        rules::RelationToHead::ALL
+    }
     fn shown(&self, field: &str) -> Option<&str> {
         self.revealed
             .as_ref()
@@ -253,6 +256,56 @@ pub async fn reveal(
         }
         Err(e @ AppError::Invalid { .. }) => {
             person_page(&state, &session, t, id, None, Some(e), f.reason).await
+        }
+        Err(e) => Err(PageError::new(e, t.lang)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MoveForm {
+    #[serde(default)]
+    household: String,
+    #[serde(default)]
+    relation: String,
+    #[serde(default)]
+    reason: String,
+    /// `leave` moves the person out of any household.
+    #[serde(default)]
+    kind: String,
+}
+
+pub async fn move_person(
+    State(state): State<AppState>,
+    Ui(t): Ui,
+    SignedIn(session): SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<MoveForm>,
+) -> Result<Response, PageError> {
+    let to = if f.kind == "leave" {
+        Ok(None)
+    } else {
+        f.household
+            .trim()
+            .trim_start_matches('#')
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| {
+                AppError::invalid("household", "迁入户：请填写户的编号（户档页标题中的 #号）")
+            })
+    };
+    let result = match to {
+        Ok(to) => {
+            state
+                .app
+                .move_person(&session.actor, id, to, &f.relation, &f.reason)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(axum::response::Redirect::to(&format!("/people/{id}")).into_response()),
+        Err(e @ AppError::Invalid { .. }) => {
+            person_page(&state, &session, t, id, None, Some(e), String::new()).await
         }
         Err(e) => Err(PageError::new(e, t.lang)),
     }
