@@ -378,8 +378,8 @@ async fn get_nested(
     }
 }
 
-async fn discovery(state: &AppState, headers: &HeaderMap) -> Result<Node, AppError> {
-    let changeset = format_w3c(state.app.open311_changeset().await?);
+/// `http(s)://HOST/open311/v2` as the client reached it (https when Jinlin is served over TLS).
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -389,7 +389,12 @@ async fn discovery(state: &AppState, headers: &HeaderMap) -> Result<Node, AppErr
     } else {
         "http"
     };
-    let url = format!("{scheme}://{host}/open311/v2");
+    format!("{scheme}://{host}/open311/v2")
+}
+
+async fn discovery(state: &AppState, headers: &HeaderMap) -> Result<Node, AppError> {
+    let changeset = format_w3c(state.app.open311_changeset().await?);
+    let url = base_url(state, headers);
     let jurisdictions: Vec<String> = state
         .app
         .open311_jurisdictions()

@@ -220,7 +220,7 @@ fn parse_assignee(v: Option<&str>) -> Result<Assignee, AppError> {
 
 // ----- shared view pieces ---------------------------------------------------------------------
 
-fn pe(t: Tr) -> impl Fn(AppError) -> PageError {
+pub(super) fn pe(t: Tr) -> impl Fn(AppError) -> PageError {
     move |e| PageError::new(e, t.lang)
 }
 

@@ -62,19 +62,6 @@ pub struct KeyForm {
     receipt: Option<String>,
 }
 
-fn endpoint(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = if state.config.cookie_secure {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}/open311/v2/")
-}
-
 async fn keys_page(
     state: &AppState,
     session: &crate::auth::Session,
@@ -103,7 +90,7 @@ async fn keys_page(
     };
     let view = KeysPage {
         c: Chrome::new(session, t, "open311", "/admin/open311"),
-        endpoint: endpoint(state, headers),
+        endpoint: format!("{}/", crate::open311::base_url(state, headers)),
         keys: keys
             .iter()
             .map(|k| KeyLine {

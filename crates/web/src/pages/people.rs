@@ -11,15 +11,12 @@ use jinlin_app::store::people::{AccessFilter, AccessRow, CareTag, DwellingListin
 use jinlin_domain::people as rules;
 use serde::Deserialize;
 
+use super::cases::pe;
 use super::{Chrome, Pager, format_time, render};
 use crate::AppState;
 use crate::auth::{SignedIn, Ui, percent_encode};
 use crate::error::{PageError, field_name, status_or_ok};
 use crate::i18n::Tr;
-
-fn pe(t: Tr) -> impl Fn(AppError) -> PageError {
-    move |e| PageError::new(e, t.lang)
-}
 
 pub fn gender_zh(code: &str) -> &'static str {
     rules::Gender::parse(code).map(|g| g.zh()).unwrap_or("未知")
