@@ -524,12 +524,12 @@ async fn a_filed_request_follows_the_closed_loop_to_closed() {
             .filter(|n| n.tag_name().name() == "request")
             .map(|n| child_text(n, "service_request_id"))
             .collect();
-        assert_eq!(ids, [id.clone()]);
+        assert_eq!(ids, std::slice::from_ref(&id));
 
         // Round the loop: accept, dispatch to the grid worker, take, resolve, verify.
         let worker = h.actor("grid").await;
         h.act(&desk, case_id, Action::Accept).await;
-        let open = h.get(&format!("requests.json?status=open&service_code=sanitation.garbage")).await;
+        let open = h.get("requests.json?status=open&service_code=sanitation.garbage").await;
         assert!(open.json().as_array().unwrap().iter().any(|r| r["service_request_id"] == id.as_str()));
         h.act(
             &desk,
@@ -767,7 +767,8 @@ async fn bad_input_gets_the_spec_errors_and_stores_nothing() {
             }
         };
         let before = h.case_count().await;
-        let cases: Vec<(Vec<(&'static str, String)>, StatusCode, &str)> = vec![
+        type Form = Vec<(&'static str, String)>;
+        let cases: Vec<(Form, StatusCode, &str)> = vec![
             (
                 good(vec![("service_code", "no.such".into())]),
                 StatusCode::NOT_FOUND,
