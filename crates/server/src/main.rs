@@ -653,8 +653,12 @@ async fn people(config: &Config, command: PeopleCommand) -> anyhow::Result<()> {
             for w in &out.warnings {
                 println!("提醒：{w}");
             }
-            for e in &out.errors {
+            const SHOWN: usize = 100;
+            for e in out.errors.iter().take(SHOWN) {
                 println!("第 {} 行 {}：{}", e.row, e.column, e.rule);
+            }
+            if out.errors.len() > SHOWN {
+                println!("……另有 {} 个问题，见错误报告", out.errors.len() - SHOWN);
             }
             if !out.errors.is_empty() {
                 let report = file.with_file_name(format!(

@@ -2345,6 +2345,12 @@ fn check_import_row(r: &ImportRow) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The checks [`Store::import_people`] makes of one row on its own (without the database), so a
+/// caller can name a bad row before the import.
+pub fn check_import(r: &ImportRow) -> Result<(), StoreError> {
+    check_import_row(r)
+}
+
 /// A dwelling of the import: found in the database or to be created from `first_row`.
 struct DwellingPlan {
     existing: Option<i64>,

@@ -986,31 +986,60 @@ fn check_row(
         }
     };
     match (building, person) {
-        (Some(b), Some(person)) if errors.is_empty() => Ok(Checked {
-            household: (
-                b.code.clone(),
-                unit.clone(),
-                number.clone(),
-                household_no.clone(),
-            ),
-            building_name: b.name.clone(),
-            tenant: b.tenant.clone(),
-            tag_names,
-            row: ImportRow {
-                line,
-                building_id: b.id,
-                unit,
-                floor,
-                number,
-                use_type: use_type.into(),
-                occupancy: occupancy.into(),
-                area_m2: None,
-                household_no,
-                relation: relation.into(),
-                person,
-                tags,
-            },
-        }),
+        (Some(b), Some(person)) if errors.is_empty() => {
+            let checked = Checked {
+                household: (
+                    b.code.clone(),
+                    unit.clone(),
+                    number.clone(),
+                    household_no.clone(),
+                ),
+                building_name: b.name.clone(),
+                tenant: b.tenant.clone(),
+                tag_names,
+                row: ImportRow {
+                    line,
+                    building_id: b.id,
+                    unit,
+                    floor,
+                    number,
+                    use_type: use_type.into(),
+                    occupancy: occupancy.into(),
+                    area_m2: None,
+                    household_no,
+                    relation: relation.into(),
+                    person,
+                    tags,
+                },
+            };
+            // What the store would still refuse (e.g. a name whose pinyin is not letters only).
+            match jinlin_store::people::check_import(&checked.row) {
+                Ok(()) => Ok(checked),
+                Err(e) => {
+                    let message = match e {
+                        jinlin_store::StoreError::Invalid(m) => m,
+                        other => other.to_string(),
+                    };
+                    let column = COLUMNS
+                        .iter()
+                        .map(|c| c.header)
+                        .find(|h| message.starts_with(h))
+                        .unwrap_or_default();
+                    let rule = if message.starts_with("姓名全拼") || message.starts_with("姓名拼音")
+                    {
+                        "姓名只能由汉字、字母和间隔号组成，不能含数字或其他符号".to_owned()
+                    } else {
+                        message
+                    };
+                    let column = if rule.starts_with("姓名只能") {
+                        "姓名"
+                    } else {
+                        column
+                    };
+                    Err(vec![RowError::new(line, column, rule)])
+                }
+            }
+        }
         _ => Err(errors),
     }
 }
