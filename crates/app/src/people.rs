@@ -944,3 +944,73 @@ impl App {
 
 /// Per-account reveal times in the last hour.
 pub(crate) type RevealWindows = HashMap<i64, Vec<i64>>;
+
+/// Persons re-encrypted per transaction by [`App::rotate_field_key`].
+pub const ROTATE_BATCH: u32 = 1_000;
+
+impl App {
+    /// Adds a new encryption key to the key file and re-encrypts every person's ID and phone
+    /// ciphertext with it, [`ROTATE_BATCH`] persons per transaction (blind indexes stay: the
+    /// index key does not change). Console only. `progress` gets the persons done so far.
+    /// Returns the new key id and the number of persons re-encrypted. A server already running
+    /// keeps encrypting with the old key until restarted; both stay readable.
+    pub async fn rotate_field_key(
+        &self,
+        actor: &Actor,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<(u32, usize), AppError> {
+        if !(actor.user_id.is_none() && actor.role == Role::Sysadmin) {
+            return Err(AppError::Forbidden("密钥轮换只能在服务器命令行执行".into()));
+        }
+        let path = self.settings.key_file();
+        let ring = tokio::task::spawn_blocking(move || {
+            KeyRing::rotate(&path).and_then(|id| KeyRing::load(&path).map(|r| (id, r)))
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let (id, ring) = ring?;
+        self.store
+            .append_audit(
+                &actor.audit("keys.rotate", "field-keys", "ok", format!("新密钥 {id}")),
+                self.now(),
+            )
+            .await?;
+        let reencrypt =
+            |text: &Option<String>, column: &str, bidx: &Option<String>| match (text, bidx) {
+                (Some(t), Some(b)) => {
+                    let field = FieldRef::new("persons", column, b);
+                    let plain = ring.decrypt(t, &field)?;
+                    ring.encrypt(&plain, &field).map(Some)
+                }
+                (t, _) => Ok(t.clone()),
+            };
+        let (mut after, mut done) = (0i64, 0usize);
+        loop {
+            let batch = self.store.person_ciphers_after(after, ROTATE_BATCH).await?;
+            let Some(last) = batch.last() else {
+                break;
+            };
+            after = last.id;
+            let mut rows = Vec::with_capacity(batch.len());
+            for p in batch {
+                rows.push(jinlin_store::people::PersonCiphers {
+                    id_cipher: reencrypt(&p.id_cipher, "id_number", &p.id_bidx)?,
+                    phone_cipher: reencrypt(&p.phone_cipher, "phone", &p.phone_bidx)?,
+                    ..p
+                });
+            }
+            let audit = actor.audit(
+                "keys.reencrypt",
+                "persons",
+                "ok",
+                format!("密钥 {id}：{} 人", rows.len()),
+            );
+            done += self
+                .store
+                .replace_person_ciphers(&rows, &audit, self.now())
+                .await?;
+            progress(done);
+        }
+        Ok((id, done))
+    }
+}

@@ -90,6 +90,42 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// People lists (实有人口): import from xlsx/csv, the import template.
+    People {
+        #[command(subcommand)]
+        command: PeopleCommand,
+    },
+    /// The field-encryption key file.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PeopleCommand {
+    /// Import persons, dwellings and households from an .xlsx or .csv file with Chinese column
+    /// headers (see `jinlin people template`). All valid rows in one transaction, or nothing.
+    Import {
+        file: PathBuf,
+        /// Region code (a street, community, compound, grid or building) the buildings must lie in.
+        #[arg(long)]
+        region: String,
+        /// Import the valid rows even when other rows have errors.
+        #[arg(long)]
+        only_valid: bool,
+    },
+    /// Write the import template (.xlsx) to a file.
+    Template {
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new encryption key and re-encrypt every stored ID and phone number with it.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -347,6 +383,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Config { .. } => Ok(()),
+        Command::People { command } => people(&config, command).await,
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let app = App::new(open(&config).await?, config.settings()).await?;
+            let started = std::time::Instant::now();
+            let (id, done) = app
+                .rotate_field_key(&Actor::console(), &|n| {
+                    if n % 100_000 < jinlin_app::people::ROTATE_BATCH as usize {
+                        eprintln!("已重新加密 {n} 人……");
+                    }
+                })
+                .await?;
+            println!(
+                "已启用新密钥 {id}，重新加密 {done} 人（{:.1} 秒）。请重启服务，并另行备份密钥文件。",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -556,4 +611,91 @@ async fn open311_key(app: &App, command: Open311KeyCommand) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+async fn people(config: &Config, command: PeopleCommand) -> anyhow::Result<()> {
+    use jinlin_app::people::import;
+    match command {
+        PeopleCommand::Template { to } => {
+            let bytes = import::template_xlsx()?;
+            std::fs::write(&to, bytes).with_context(|| format!("无法写入 {}", to.display()))?;
+            println!("导入模板已写入 {}", to.display());
+            Ok(())
+        }
+        PeopleCommand::Import {
+            file,
+            region,
+            only_valid,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("无法读取 {}", file.display()))?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let app = App::new(open(config).await?, config.settings()).await?;
+            let started = std::time::Instant::now();
+            let progress: import::ImportProgress = std::sync::Arc::new(|done, total| {
+                if done % 100_000 < 20_000 || done == total {
+                    eprintln!("已检查 {done} / {total} 行……");
+                }
+            });
+            let out = app
+                .import_people_file(
+                    &Actor::console(),
+                    &region,
+                    std::sync::Arc::new(bytes),
+                    &name,
+                    only_valid,
+                    Some(progress),
+                )
+                .await?;
+            for w in &out.warnings {
+                println!("提醒：{w}");
+            }
+            const SHOWN: usize = 100;
+            for e in out.errors.iter().take(SHOWN) {
+                println!("第 {} 行 {}：{}", e.row, e.column, e.rule);
+            }
+            if out.errors.len() > SHOWN {
+                println!("……另有 {} 个问题，见错误报告", out.errors.len() - SHOWN);
+            }
+            if !out.errors.is_empty() {
+                let report = file.with_file_name(format!(
+                    "{}.错误报告.xlsx",
+                    file.file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                ));
+                std::fs::write(&report, import::error_report_xlsx(&out.errors)?)
+                    .with_context(|| format!("无法写入 {}", report.display()))?;
+                println!("错误报告已写入 {}", report.display());
+            }
+            match out.summary {
+                Some(s) => {
+                    println!(
+                        "导入完成（{:.1} 秒）：共 {} 行，导入 {} 人，新建 {} 套房屋、{} 户，标签 {} 个；跳过有问题的 {} 行。",
+                        started.elapsed().as_secs_f64(),
+                        out.total_rows,
+                        s.persons,
+                        s.dwellings,
+                        s.households,
+                        s.tags,
+                        out.skipped_rows
+                    );
+                    Ok(())
+                }
+                None => anyhow::bail!(
+                    "未导入任何人员：共 {} 行，其中 {} 行有问题{}",
+                    out.total_rows,
+                    out.skipped_rows,
+                    if only_valid {
+                        ""
+                    } else {
+                        "（改正后重新导入，或加 --only-valid 只导入没有问题的行）"
+                    }
+                ),
+            }
+        }
+    }
 }

@@ -2345,6 +2345,12 @@ fn check_import_row(r: &ImportRow) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The checks [`Store::import_people`] makes of one row on its own (without the database), so a
+/// caller can name a bad row before the import.
+pub fn check_import(r: &ImportRow) -> Result<(), StoreError> {
+    check_import_row(r)
+}
+
 /// A dwelling of the import: found in the database or to be created from `first_row`.
 struct DwellingPlan {
     existing: Option<i64>,
@@ -2890,5 +2896,168 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+// ----- import checks and key rotation -------------------------------------------------------
+
+/// A region named in an import file, found by its code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionRef {
+    pub id: i64,
+    pub tenant: String,
+    pub code: String,
+    pub level: jinlin_domain::regions::RegionLevel,
+    pub name: String,
+    pub path: String,
+}
+
+/// The ciphertexts of one person with the blind indexes they are bound to, for re-encryption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonCiphers {
+    pub id: i64,
+    pub id_cipher: Option<String>,
+    pub id_bidx: Option<String>,
+    pub phone_cipher: Option<String>,
+    pub phone_bidx: Option<String>,
+}
+
+impl Store {
+    /// The regions with these codes, by code (absent codes are simply missing), in chunked
+    /// `IN` lists.
+    pub async fn regions_by_codes(
+        &self,
+        codes: &[String],
+    ) -> Result<HashMap<String, RegionRef>, StoreError> {
+        let mut out = HashMap::with_capacity(codes.len());
+        for chunk in codes.chunks(LOOKUP_CHUNK) {
+            let mut sql =
+                Sql::new("SELECT id, tenant, code, level, name, path FROM regions WHERE code IN (");
+            sql.bind_list(chunk.iter().map(String::as_str)).push(")");
+            for r in sql.into_query().fetch_all(self.reader()).await? {
+                let code: String = r.try_get("code")?;
+                out.insert(
+                    code.clone(),
+                    RegionRef {
+                        id: r.try_get("id")?,
+                        tenant: r.try_get("tenant")?,
+                        code,
+                        level: parse_level(&r.try_get::<String, _>("level")?)?,
+                        name: r.try_get("name")?,
+                        path: r.try_get("path")?,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Which of these ID blind indexes are already registered in the district `tenant` (ID
+    /// numbers are unique per district), in chunked `IN` lists.
+    pub async fn existing_id_bidx(
+        &self,
+        tenant: &str,
+        bidx: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut out = HashSet::new();
+        // Larger lists than other lookups: an import checks up to a million numbers.
+        for chunk in bidx.chunks(LOOKUP_CHUNK * 10) {
+            let mut sql = Sql::new("SELECT id_bidx FROM persons WHERE tenant = ");
+            sql.bind(tenant)
+                .push(" AND id_bidx IN (")
+                .bind_list(chunk.iter().map(String::as_str))
+                .push(")");
+            for r in sql.into_query().fetch_all(self.reader()).await? {
+                out.insert(r.try_get::<String, _>("id_bidx")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` persons with an ID or phone ciphertext and an id above `after`, by id.
+    pub async fn person_ciphers_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<PersonCiphers>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, id_cipher, id_bidx, phone_cipher, phone_bidx FROM persons \
+             WHERE id > $1 AND (id_cipher IS NOT NULL OR phone_cipher IS NOT NULL) \
+             ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PersonCiphers {
+                    id: r.try_get("id")?,
+                    id_cipher: r.try_get("id_cipher")?,
+                    id_bidx: r.try_get("id_bidx")?,
+                    phone_cipher: r.try_get("phone_cipher")?,
+                    phone_bidx: r.try_get("phone_bidx")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The ciphertexts of these persons inside `scope_path` (for a clear export, which the
+    /// caller logs), by id.
+    pub async fn person_ciphers(
+        &self,
+        ids: &[i64],
+        scope_path: &str,
+    ) -> Result<HashMap<i64, PersonCiphers>, StoreError> {
+        let (lo, hi) = scope_bounds(scope_path)?;
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let mut sql = Sql::new(
+                "SELECT id, id_cipher, id_bidx, phone_cipher, phone_bidx FROM persons \
+                 WHERE region_path >= ",
+            );
+            sql.bind(lo.as_str())
+                .push(" AND region_path < ")
+                .bind(hi.as_str())
+                .push(" AND id IN (")
+                .bind_list(chunk.iter().copied())
+                .push(")");
+            for r in sql.into_query().fetch_all(self.reader()).await? {
+                let c = PersonCiphers {
+                    id: r.try_get("id")?,
+                    id_cipher: r.try_get("id_cipher")?,
+                    id_bidx: r.try_get("id_bidx")?,
+                    phone_cipher: r.try_get("phone_cipher")?,
+                    phone_bidx: r.try_get("phone_bidx")?,
+                };
+                out.insert(c.id, c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the ciphertexts of some persons (same plaintexts under a new key: the blind
+    /// indexes and tails stay), in one transaction, with one audit entry.
+    pub async fn replace_person_ciphers(
+        &self,
+        rows: &[PersonCiphers],
+        audit: &NewAudit,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        for r in rows {
+            sqlx::query("UPDATE persons SET id_cipher = $1, phone_cipher = $2 WHERE id = $3")
+                .bind(r.id_cipher.clone())
+                .bind(r.phone_cipher.clone())
+                .bind(r.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_audit(&mut tx, audit, None, now).await?;
+        tx.commit().await?;
+        Ok(rows.len())
     }
 }

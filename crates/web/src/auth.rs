@@ -142,7 +142,7 @@ pub async fn csrf_guard(req: Request, next: Next) -> Response {
     let (given, body) = match header_token {
         Some(t) => (Some(t), body),
         None => {
-            let bytes = match to_bytes(body, crate::BODY_LIMIT).await {
+            let bytes = match to_bytes(body, crate::body_limit(parts.uri.path())).await {
                 Ok(b) => b,
                 Err(_) => return PageError::too_large(lang).into_response(),
             };

@@ -828,6 +828,13 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("stats.unit.min", "分钟", "min"),
     ("stats.unit.hour", "小时", "h"),
     ("stats.unit.day", "天", "d"),
+    // people import/export
+    (
+        "people_import.nav",
+        "人员导入导出",
+        "People import and export",
+    ),
+    ("people_import.title", "人员导入", "Import people"),
 ];
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod categories;
 mod home;
 mod open311;
 mod people;
+mod people_import;
 mod public;
 mod regions;
 mod staff;
@@ -96,6 +97,18 @@ pub fn routes() -> Router<AppState> {
         .route("/stats", get(stats::page))
         .route("/stats/data.json", get(stats::data))
         .route("/stats/export.xlsx", get(stats::export))
+        // people: import and export
+        .route("/people/import", get(people_import::form))
+        .route("/people/import/template.xlsx", get(people_import::template))
+        .route(
+            "/people/import/preview",
+            post(people_import::preview).layer(axum::extract::DefaultBodyLimit::max(
+                crate::IMPORT_BODY_LIMIT,
+            )),
+        )
+        .route("/people/import/confirm", post(people_import::confirm))
+        .route("/people/import/errors/{file}", get(people_import::errors))
+        .route("/people/export.xlsx", get(people_import::export))
 }
 
 /// What every signed-in page shows around its content: top bar, navigation, language.
@@ -124,6 +137,8 @@ pub struct Chrome {
     pub can_people_log: bool,
     /// 重点人群标签 (the care tag list).
     pub can_tags: bool,
+    /// 人员导入导出 (roles that manage people lists).
+    pub can_people_lists: bool,
     /// Current path, so the language switch can come back here.
     pub here: String,
 }
@@ -152,6 +167,7 @@ impl Chrome {
                 a.role,
                 Role::Leader | Role::StreetAdmin | Role::CommunityAdmin | Role::GridHead
             ),
+            can_people_lists: jinlin_app::people::may_manage_lists(a.role),
             here: crate::auth::percent_encode(here),
         }
     }
