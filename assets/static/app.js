@@ -85,3 +85,18 @@
     }
   }, true);
 })();
+
+// Long requests (an import): the submit button says what is happening and cannot be pressed twice.
+(function () {
+  document.addEventListener('submit', function (evt) {
+    var form = evt.target;
+    if (!form || form.nodeName !== 'FORM' || !form.hasAttribute('data-busy') || evt.defaultPrevented) return;
+    var button = form.querySelector('button[type="submit"]');
+    if (!button) return;
+    // After the submit has started, so the button's own value is still sent.
+    setTimeout(function () {
+      button.disabled = true;
+      button.textContent = form.getAttribute('data-busy');
+    }, 0);
+  });
+})();

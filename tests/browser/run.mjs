@@ -1139,6 +1139,101 @@ async function scenario(label, base, prefix) {
     }
   });
 
+  await step(`[${label}] (r) community imports a real xlsx with good and bad rows, finds 林秀英 by lxy, reveals her ID with a reason, exports; the access log shows it all`, async () => {
+    const ctx = await newContext(base);
+    try {
+      const page = await ctx.newPage();
+      await login(page, base, 'community');
+      await Promise.all([page.waitForNavigation(), page.locator('nav.sidebar a[href="/people/import"]').click()]);
+      await page.setInputFiles('#file', path.join(HERE, 'fixtures', 'people.xlsx'));
+      await Promise.all([page.waitForNavigation(), page.locator('form[action="/people/import/preview"] button[type="submit"]').click()]);
+      const errors = await page.locator('table.table').last().locator('tbody tr').evaluateAll((trs) =>
+        trs.map((tr) => Array.from(tr.cells).map((td) => td.textContent.trim())),
+      );
+      const has = (row, column, words) => errors.some((e) => e[0] === String(row) && e[1] === column && e[2].includes(words));
+      assert(has(7, '身份证号', '校验位'), `no checksum error on row 7: ${JSON.stringify(errors)}`);
+      assert(has(8, '手机号', '11 位'), 'no phone error on row 8');
+      assert(has(9, '楼栋编码', '不存在'), 'no unknown-building error on row 9');
+      assert(has(2, '身份证号', '重复') && has(10, '身份证号', '重复'), 'the duplicate person is not named');
+      const report = await page.locator('a[href^="/people/import/errors/"]').getAttribute('href');
+      const xlsx = await page.evaluate(async (u) => {
+        const r = await fetch(u);
+        const b = new Uint8Array(await r.arrayBuffer());
+        return String.fromCharCode(b[0], b[1]);
+      }, report);
+      assert(xlsx === 'PK', 'the error report is not an xlsx');
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'people-import-preview');
+      await Promise.all([page.waitForNavigation(), page.locator('form[action="/people/import/confirm"] button[type="submit"]').click()]);
+      const done = await page.locator('.alert-ok').innerText();
+      assert(done.includes('导入 4 人'), `after the import: ${done}`);
+      await shot(page, prefix, 'people-import-done');
+
+      // Found by pinyin initials; the ID is masked.
+      await Promise.all([page.waitForNavigation(), page.locator('nav.sidebar a[href="/people"]').click()]);
+      await page.fill('#q', 'lxy');
+      await Promise.all([page.waitForNavigation(), page.locator('form.people-search button[type="submit"]').click()]);
+      const row = page.locator('table.people-table tbody tr', { hasText: '林秀英' });
+      assert((await row.count()) === 1, 'lxy does not find 林秀英');
+      const cells = await row.locator('td').allInnerTexts();
+      assert(/\*{14}\d{3}[\dX]$/.test(cells[3]), `the ID is not masked: ${cells[3]}`);
+      assert(!cells[3].startsWith('3505'), 'the ID shows in the clear');
+      assert(cells[7].includes('独居老人'), `the care tag is not shown: ${cells[7]}`);
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'people-search');
+
+      // Reveal: without a reason refused, with one the full number, shown once.
+      await Promise.all([page.waitForNavigation(), row.locator('a').first().click()]);
+      const errorsBefore = ctx.errors.length;
+      await Promise.all([page.waitForNavigation(), page.locator('button[value="id_number"]').click()]);
+      assert((await page.locator('.alert-error').innerText()).includes('事由'), 'a reveal without a reason was not refused');
+      ctx.errors.splice(errorsBefore).filter((e) => !/status of 4\d\d/.test(e)).forEach((e) => ctx.errors.push(e));
+      await page.fill('#reason', '入户走访核对身份');
+      await Promise.all([page.waitForNavigation(), page.locator('button[value="id_number"]').click()]);
+      const full = (await page.locator('#id-number').innerText()).trim();
+      assert(/^35050319400615002[\dX]$/.test(full), `the revealed ID is "${full}"`);
+      await shot(page, prefix, 'people-person-revealed');
+      // Coming back to the page later shows it masked again.
+      await page.goto(page.url().replace(/\/reveal$/, ''));
+      assert(!(await page.locator('#id-number').innerText()).startsWith('3505'), 'the full ID stays on the page');
+
+      // Export the search, masked.
+      await page.goto(`${base}/people?q=lxy`);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export-masked').click()]);
+      const file = fs.readFileSync(await download.path());
+      assert(file.subarray(0, 2).toString('latin1') === 'PK', 'the export is not an xlsx');
+
+      // The building's dwellings show the imported households.
+      await page.goto(`${base}/regions/35050300100100100001/dwellings`);
+      const grid = await page.locator('main').innerText();
+      assert(grid.includes('林秀英') && grid.includes('王德福'), 'the dwellings grid lacks the imported households');
+      await assertNoHorizontalScroll(page);
+      await shot(page, prefix, 'people-dwellings');
+      assertClean(ctx);
+    } finally {
+      await ctx.close();
+    }
+    // The street office sees every access on record.
+    const audit = await newContext(base);
+    try {
+      const page = await audit.newPage();
+      await login(page, base, 'street');
+      await Promise.all([page.waitForNavigation(), page.locator('nav.sidebar a[href="/admin/people-access"]').click()]);
+      const rows = await page.locator('table.access-table tbody tr').evaluateAll((trs) =>
+        trs.map((tr) => Array.from(tr.cells).map((td) => td.textContent.trim())),
+      );
+      const by = (action) => rows.filter((r) => r[1] === 'community' && r[2] === action);
+      assert(by('导入').length >= 1, `no import on record: ${JSON.stringify(rows.slice(0, 8))}`);
+      assert(by('查看').length >= 1, 'no view on record');
+      assert(by('查看完整信息').some((r) => r[4] === '身份证号' && r[6] === '入户走访核对身份'), 'the reveal and its reason are not on record');
+      assert(by('导出').length >= 1, 'no export on record');
+      await shot(page, prefix, 'people-access-log');
+      assertClean(audit);
+    } finally {
+      await audit.close();
+    }
+  });
+
   if (state.community) await state.community.ctx.close();
   if (state.resident) await state.resident.ctx.close();
 

@@ -398,6 +398,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "个人信息访问记录",
         "Personal data access",
     ),
+    ("nav.care_tags", "重点人群标签", "Care tags"),
     ("open311.title", "Open311 接入密钥", "Open311 client keys"),
     (
         "open311.subtitle",

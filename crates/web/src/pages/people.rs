@@ -508,6 +508,8 @@ impl AccessPage {
         match f.as_deref() {
             Some("id_number") => "身份证号".into(),
             Some("phone") => "手机号".into(),
+            Some("masked") => "号码遮挡".into(),
+            Some("clear") => "含完整号码".into(),
             Some(other) => other.replace("household:", "户 #"),
             None => String::new(),
         }
