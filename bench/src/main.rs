@@ -4,6 +4,7 @@
 //! the two together and writes the numbers down.
 
 mod http;
+mod people;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +38,12 @@ enum Command {
         cases: usize,
         #[arg(long, default_value_t = 365)]
         days: i64,
+        /// Residents to add through the people import (0: none).
+        #[arg(long, default_value_t = 0)]
+        people: usize,
+        /// The server's field-key file (created if missing), for the blind indexes.
+        #[arg(long)]
+        key_file: Option<std::path::PathBuf>,
     },
     /// Drive a running server: `intake` POSTs cases, `get` requests one path over and over.
     Load {
@@ -63,6 +70,11 @@ enum Command {
         lng: f64,
         #[arg(long, default_value = "")]
         category: String,
+        /// For `people`: `name`, `initials`, `phone` or `id`, asked of residents 0..`--people`.
+        #[arg(long, default_value = "name")]
+        kind: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        people: u64,
         #[arg(long, default_value_t = 16)]
         clients: usize,
         #[arg(long, default_value_t = 20)]
@@ -80,7 +92,9 @@ async fn main() -> anyhow::Result<()> {
             database_url,
             cases,
             days,
-        } => fill(&database_url, cases, days).await,
+            people,
+            key_file,
+        } => fill(&database_url, cases, days, people, key_file).await,
         Command::Load {
             addr,
             scenario,
@@ -91,6 +105,8 @@ async fn main() -> anyhow::Result<()> {
             lat,
             lng,
             category,
+            kind,
+            people,
             clients,
             seconds,
             label,
@@ -105,6 +121,8 @@ async fn main() -> anyhow::Result<()> {
                 lat,
                 lng,
                 category,
+                kind,
+                people,
             });
             load(spec, clients, Duration::from_secs(seconds), &label).await
         }
@@ -142,7 +160,13 @@ struct Grid {
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 24 * 60 * MINUTE;
 
-async fn fill(url: &str, count: usize, days: i64) -> anyhow::Result<()> {
+async fn fill(
+    url: &str,
+    count: usize,
+    days: i64,
+    residents: usize,
+    key_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let store = Store::connect(url).await.context("connect")?;
     store.migrate().await?;
     let now = jinlin_app::system_clock()();
@@ -152,6 +176,14 @@ async fn fill(url: &str, count: usize, days: i64) -> anyhow::Result<()> {
             "demo county seeded in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+    }
+    if residents > 0 {
+        let key_file = key_file.context("--people needs --key-file (the server's)")?;
+        people::fill_people(&store, &key_file, residents, now).await?;
+    }
+    if count == 0 {
+        store.close().await;
+        return Ok(());
     }
     let grids_raw = store.regions_at_level(RegionLevel::Grid, 5000).await?;
     let mut grids = Vec::new();
@@ -321,6 +353,8 @@ struct LoadSpec {
     lat: f64,
     lng: f64,
     category: String,
+    kind: String,
+    people: u64,
 }
 
 /// Signs in through the login form like a browser and returns the session cookie.
@@ -378,6 +412,7 @@ async fn load(
             let mut latencies = Vec::new();
             let mut errors = 0u64;
             let mut n = 0u64;
+            let mut pick = Rng(0x5DEE_CE66_D1CE_4E5B ^ (client as u64 + 1).wrapping_mul(0x9E37));
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let t0 = Instant::now();
@@ -387,6 +422,10 @@ async fn load(
                         spec.category, spec.lat, spec.lng
                     );
                     conn.request("POST", "/api/v1/cases", &headers, Some(&body)).await
+                } else if spec.scenario == "people" {
+                    let q = people::query(&spec.kind, pick.below(spec.people));
+                    let path = format!("/api/v1/people?q={}", people::encode(&q));
+                    conn.request("GET", &path, &headers, None).await
                 } else {
                     conn.request("GET", &spec.path, &headers, None).await
                 };
@@ -436,7 +475,12 @@ async fn load(
         serde_json::json!({
             "label": label,
             "scenario": spec.scenario,
-            "path": if spec.scenario == "intake" { "/api/v1/cases (POST)" } else { spec.path.as_str() },
+            "path": match spec.scenario.as_str() {
+                "intake" => "/api/v1/cases (POST)".to_owned(),
+                "people" => format!("/api/v1/people?q=<{}>", spec.kind),
+                _ => spec.path.clone(),
+            },
+            "people": (spec.scenario == "people").then_some(spec.people),
             "clients": clients,
             "seconds": (elapsed * 10.0).round() / 10.0,
             "ok": all.len(),

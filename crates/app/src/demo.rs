@@ -14,6 +14,7 @@
 
 mod cases;
 mod catalogue;
+pub mod people;
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,6 +23,7 @@ use jinlin_domain::accounts::{PostKind, Role};
 use jinlin_domain::regions::{NewRegion, RegionLevel};
 
 pub use cases::{DEMO_CASES, DEMO_DAYS, DemoTeam, DemoUnit};
+pub use people::{PeopleSeeded, demo_people, seed_people};
 
 /// Demo only: the password of every demo account. Never use the demo data in production.
 pub const DEMO_PASSWORD: &str = "Jinlin@2026";

@@ -282,12 +282,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => {
             let store = open(&config).await?;
-            serve(config, store).await
+            let app = App::new(store, config.settings()).await?;
+            serve(config, app).await
         }
         Command::Demo { .. } => {
             let store = open(&config).await?;
-            seed::demo(&store).await?;
-            serve(config, store).await
+            let app = App::new(store, config.settings()).await?;
+            seed::demo(&app).await?;
+            serve(config, app).await
         }
         Command::Migrate => {
             open(&config).await?;
@@ -466,8 +468,7 @@ async fn restore(config: &Config, from: &std::path::Path) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn serve(config: Config, store: Store) -> anyhow::Result<()> {
-    let app = App::new(store, config.settings()).await?;
+async fn serve(config: Config, app: App) -> anyhow::Result<()> {
     let sweeper = app.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));

@@ -1,27 +1,45 @@
-//! `jinlin demo`: fills an empty database with the demo county and prints its logins.
+//! `jinlin demo`: fills an empty database with the demo county and its residents and prints
+//! its logins.
 
 use anyhow::Context;
+use jinlin_app::App;
 use jinlin_app::demo::{self, DEMO_PASSWORD};
-use jinlin_store::Store;
 
-pub async fn demo(store: &Store) -> anyhow::Result<()> {
+pub async fn demo(app: &App) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now = app.now();
+    let store = &app.store;
     if demo::seed(store, now).await.context("写入演示数据失败")? {
         tracing::info!(
             ms = started.elapsed().as_millis() as u64,
             "demo county created"
         );
     }
+    let county = demo::demo_county();
+    let started = std::time::Instant::now();
+    if let Some(seeded) = demo::seed_people(app, &county, now)
+        .await
+        .context("写入演示人口失败")?
+    {
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            persons = seeded.persons,
+            households = seeded.households,
+            dwellings = seeded.dwellings,
+            "demo residents created"
+        );
+    }
+    let (persons, households) = store
+        .people_counts("/")
+        .await
+        .context("读取实有人口数失败")?;
     println!("──────────────────────────────────────────────");
     println!(" 近邻 演示县区（仅供演示，切勿用于生产）");
     println!(" 所有演示账号的密码：{DEMO_PASSWORD}");
-    for (username, role, region) in demo::demo_logins(&demo::demo_county()) {
+    for (username, role, region) in demo::demo_logins(&county) {
         println!("   {username:<10} {:<8} {region}", role.zh());
     }
+    println!(" 实有人口：{persons} 人，{households} 户");
     println!("──────────────────────────────────────────────");
     Ok(())
 }

@@ -1639,6 +1639,21 @@ impl Store {
         Ok(())
     }
 
+    /// How many persons and households there are inside `scope_path`.
+    pub async fn people_counts(&self, scope_path: &str) -> Result<(i64, i64), StoreError> {
+        let (lo, hi) = scope_bounds(scope_path)?;
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM persons WHERE region_path >= $1 AND region_path < $2) \
+             AS persons, (SELECT COUNT(*) FROM households WHERE region_path >= $1 \
+             AND region_path < $2) AS households",
+        )
+        .bind(lo.as_str())
+        .bind(hi.as_str())
+        .fetch_one(self.reader())
+        .await?;
+        Ok((row.try_get("persons")?, row.try_get("households")?))
+    }
+
     /// A person inside `scope_path`, with masked-ready fields only.
     pub async fn person(&self, id: i64, scope_path: &str) -> Result<Option<Person>, StoreError> {
         let (lo, hi) = scope_bounds(scope_path)?;

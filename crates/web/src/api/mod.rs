@@ -2,6 +2,7 @@
 //! The OpenAPI 3.1 document is generated from these handlers.
 
 mod cases;
+mod people;
 mod regions;
 
 use axum::Json;
@@ -24,8 +25,8 @@ use crate::error::{ApiError, ErrorBody, ErrorDetail};
         description = "近邻党建 · 网格化基层治理平台的接口。机器客户端使用 `Authorization: Bearer <令牌>`（`jinlin token create --user NAME` 生成）；所有数据按令牌所属账号的管辖范围过滤。",
         version = "1"
     ),
-    paths(me, regions::list, regions::get_one, regions::locate, cases::create, cases::list, cases::get_one, cases::act),
-    components(schemas(ErrorBody, ErrorDetail, Me, regions::RegionDto, regions::StaffDto, regions::LocateDto, regions::Point, cases::NewCaseDto, cases::AnswerDto, cases::CaseDto, cases::EventDto, cases::CaseListDto, cases::CaseLineDto, cases::ActionDto)),
+    paths(me, regions::list, regions::get_one, regions::locate, cases::create, cases::list, cases::get_one, cases::act, people::search, people::get_one, people::reveal, people::household, people::dwellings),
+    components(schemas(ErrorBody, ErrorDetail, Me, regions::RegionDto, regions::StaffDto, regions::LocateDto, regions::Point, cases::NewCaseDto, cases::AnswerDto, cases::CaseDto, cases::EventDto, cases::CaseListDto, cases::CaseLineDto, cases::ActionDto, people::TagDto, people::PersonLineDto, people::PersonListDto, people::PersonDto, people::RevealDto, people::RevealedDto, people::DwellingDto, people::MemberDto, people::HouseholdCaseDto, people::HouseholdDto, people::HouseholdBriefDto, people::DwellingLineDto, people::BuildingDwellingsDto)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -57,6 +58,11 @@ pub fn routes() -> Router<AppState> {
         .route("/cases", get(cases::list).post(cases::create))
         .route("/cases/{id}", get(cases::get_one))
         .route("/cases/{id}/actions", post(cases::act))
+        .route("/people", get(people::search))
+        .route("/people/{id}", get(people::get_one))
+        .route("/people/{id}/reveal", post(people::reveal))
+        .route("/households/{id}", get(people::household))
+        .route("/dwellings", get(people::dwellings))
         .fallback(not_found)
 }
 
