@@ -1139,7 +1139,7 @@ async function scenario(label, base, prefix) {
     }
   });
 
-  await step(`[${label}] (r) community imports a real xlsx with good and bad rows, finds 林秀英 by lxy, reveals her ID with a reason, exports; the access log shows it all`, async () => {
+  await step(`[${label}] (r) community imports a real xlsx with good and bad rows, finds 覃雪梅 by qxm, reveals her ID with a reason, exports; the access log shows it all`, async () => {
     const ctx = await newContext(base);
     try {
       const page = await ctx.newPage();
@@ -1171,10 +1171,10 @@ async function scenario(label, base, prefix) {
 
       // Found by pinyin initials; the ID is masked.
       await Promise.all([page.waitForNavigation(), page.locator('nav.sidebar a[href="/people"]').click()]);
-      await page.fill('#q', 'lxy');
+      await page.fill('#q', 'qxm');
       await Promise.all([page.waitForNavigation(), page.locator('form.people-search button[type="submit"]').click()]);
-      const row = page.locator('table.people-table tbody tr', { hasText: '林秀英' });
-      assert((await row.count()) === 1, 'lxy does not find 林秀英');
+      const row = page.locator('table.people-table tbody tr', { hasText: '覃雪梅' });
+      assert((await row.count()) === 1, 'qxm does not find 覃雪梅');
       const cells = await row.locator('td').allInnerTexts();
       assert(/\*{14}\d{3}[\dX]$/.test(cells[3]), `the ID is not masked: ${cells[3]}`);
       assert(!cells[3].startsWith('3505'), 'the ID shows in the clear');
@@ -1198,7 +1198,7 @@ async function scenario(label, base, prefix) {
       assert(!(await page.locator('#id-number').innerText()).startsWith('3505'), 'the full ID stays on the page');
 
       // Export the search, masked.
-      await page.goto(`${base}/people?q=lxy`);
+      await page.goto(`${base}/people?q=qxm`);
       const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export-masked').click()]);
       const file = fs.readFileSync(await download.path());
       assert(file.subarray(0, 2).toString('latin1') === 'PK', 'the export is not an xlsx');
@@ -1206,7 +1206,7 @@ async function scenario(label, base, prefix) {
       // The building's dwellings show the imported households.
       await page.goto(`${base}/regions/35050300100100100001/dwellings`);
       const grid = await page.locator('main').innerText();
-      assert(grid.includes('林秀英') && grid.includes('王德福'), 'the dwellings grid lacks the imported households');
+      assert(grid.includes('覃雪梅') && grid.includes('王德福'), 'the dwellings grid lacks the imported households');
       await assertNoHorizontalScroll(page);
       await shot(page, prefix, 'people-dwellings');
       assertClean(ctx);
