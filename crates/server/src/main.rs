@@ -287,6 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo { .. } => {
             let store = open(&config).await?;
+            seed::county(&store).await?;
             let app = App::new(store, config.settings()).await?;
             seed::demo(&app).await?;
             serve(config, app).await
