@@ -96,20 +96,14 @@ pub fn validate_username(username: &str) -> Result<(), AppError> {
     }
 }
 
-/// Mainland mobile numbers: 11 digits starting 13–19.
+/// Mainland mobile numbers: 11 digits starting 13–19 (the domain's rule), exactly as given.
 pub fn validate_mobile(field: &str, phone: &str) -> Result<(), AppError> {
-    let b = phone.as_bytes();
-    let ok = b.len() == 11
-        && b.iter().all(u8::is_ascii_digit)
-        && b[0] == b'1'
-        && (b'3'..=b'9').contains(&b[1]);
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::invalid(
+    match jinlin_domain::people::parse_mobile(phone) {
+        Ok(m) if m.as_str() == phone => Ok(()),
+        _ => Err(AppError::invalid(
             field,
             "手机号须为 11 位数字，以 13–19 开头",
-        ))
+        )),
     }
 }
 
