@@ -5,6 +5,7 @@
 
 mod http;
 mod people;
+mod xlsx;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,6 +45,13 @@ enum Command {
         /// The server's field-key file (created if missing), for the blind indexes.
         #[arg(long)]
         key_file: Option<std::path::PathBuf>,
+    },
+    /// Write a people list of `--rows` residents as an xlsx in the import template's shape.
+    PeopleXlsx {
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
     },
     /// Drive a running server: `intake` POSTs cases, `get` requests one path over and over.
     Load {
@@ -95,6 +103,15 @@ async fn main() -> anyhow::Result<()> {
             people,
             key_file,
         } => fill(&database_url, cases, days, people, key_file).await,
+        Command::PeopleXlsx { out, rows } => {
+            let started = Instant::now();
+            let bytes = xlsx::write(&out, rows)?;
+            println!(
+                "{{\"scenario\":\"people_xlsx\",\"rows\":{rows},\"bytes\":{bytes},\"seconds\":{:.1}}}",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Load {
             addr,
             scenario,

@@ -277,7 +277,7 @@ async fn people_lists_import_and_export() {
         assert_eq!(p.valid_rows, 0);
 
         // Oversized files and zip bombs are refused before they are parsed.
-        let big = Arc::new(vec![b'a'; 51 * 1024 * 1024]);
+        let big = Arc::new(vec![b'a'; jinlin_app::people::import::MAX_FILE_BYTES + 1]);
         let e = app
             .preview_import(&community, &region, big, "大.csv")
             .await

@@ -35,8 +35,8 @@ pub struct AppState {
 
 /// Largest request body accepted (grid GeoJSON uploads are the biggest).
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
-/// People list uploads (POST /people/import/preview): the import's 50 MB file and the form.
-const IMPORT_BODY_LIMIT: usize = 51 * 1024 * 1024;
+/// People list uploads (POST /people/import/preview): the import's largest file and the form.
+const IMPORT_BODY_LIMIT: usize = jinlin_app::people::import::MAX_FILE_BYTES + 1024 * 1024;
 
 /// The body limit of a request path.
 fn body_limit(path: &str) -> usize {

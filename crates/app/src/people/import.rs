@@ -153,6 +153,9 @@ const C_NOTES: usize = 19;
 /// Good rows shown in a preview.
 pub const PREVIEW_ROWS: usize = 20;
 
+/// The largest list accepted: a million residents in the template's columns is about 60 MB.
+pub const MAX_FILE_BYTES: usize = 120 * 1024 * 1024;
+
 /// Limits on an uploaded file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportLimits {
@@ -169,7 +172,7 @@ pub struct ImportLimits {
 impl Default for ImportLimits {
     fn default() -> Self {
         ImportLimits {
-            max_bytes: 50 * 1024 * 1024,
+            max_bytes: MAX_FILE_BYTES,
             max_zip_entries: 1_000,
             max_uncompressed: 2 * 1024 * 1024 * 1024,
             max_rows: 1_100_000,

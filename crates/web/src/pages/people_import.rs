@@ -191,7 +191,7 @@ pub async fn preview(
                 let name = field.file_name().unwrap_or_default().to_owned();
                 let bytes = field.bytes().await.map_err(|_| {
                     PageError::new(
-                        AppError::invalid("file", "文件上传中断或超过 50 MB，请重试"),
+                        AppError::invalid("file", "文件上传中断或超过 120 MB，请重试"),
                         t.lang,
                     )
                 })?;
