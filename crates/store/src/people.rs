@@ -1184,6 +1184,24 @@ async fn insert_access(
 }
 
 /// `[low, high)` of the ASCII strings starting with `prefix` (lowercase letters only).
+/// The range of names starting with `part` (in byte order, which is code point order), when
+/// `part` is Chinese (no ASCII, which LIKE would lower-case).
+fn name_bounds(part: &str) -> Option<(String, String)> {
+    if part.bytes().any(|b| b.is_ascii()) {
+        return None;
+    }
+    let last = part.chars().next_back()?;
+    let mut high = part[..part.len() - last.len_utf8()].to_owned();
+    match char::from_u32(u32::from(last) + 1) {
+        Some(next) => high.push(next),
+        None => {
+            high.push(last);
+            high.push(char::MAX);
+        }
+    }
+    Some((part.to_owned(), high))
+}
+
 fn prefix_bounds(prefix: &str) -> Option<(String, String)> {
     let last = *prefix.as_bytes().last()?;
     let mut high = prefix[..prefix.len() - 1].to_owned();
@@ -1771,6 +1789,29 @@ impl Store {
                     .bind(hi.as_str());
             }
             if let Some(name) = f.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                // A part of a Chinese name starts at one of its first three characters (names
+                // of up to four characters: all of them); those come from the name indexes and
+                // LIKE keeps the ones that hold it. Other text (Latin names) is looked for
+                // everywhere in the scope.
+                if let Some((lo, hi)) = name_bounds(name) {
+                    sql.push(" AND p.id IN (SELECT id FROM persons WHERE name >= ")
+                        .bind(lo.as_str())
+                        .push(" AND name < ")
+                        .bind(hi.as_str());
+                    for (from, to) in [
+                        (
+                            " UNION ALL SELECT id FROM persons WHERE substr(name, 2) >= ",
+                            " AND substr(name, 2) < ",
+                        ),
+                        (
+                            " UNION ALL SELECT id FROM persons WHERE substr(name, 3) >= ",
+                            " AND substr(name, 3) < ",
+                        ),
+                    ] {
+                        sql.push(from).bind(lo.as_str()).push(to).bind(hi.as_str());
+                    }
+                    sql.push(")");
+                }
                 sql.push(" AND LOWER(p.name) LIKE ")
                     .bind(format!("%{}%", like_escape(&name.to_ascii_lowercase())))
                     .push(" ESCAPE '\\'");
