@@ -256,7 +256,8 @@ pub struct HouseholdFile {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PersonFilter {
     pub scope_path: String,
-    /// Part of the name.
+    /// Part of the name: for Chinese text, starting at one of the name's first three characters;
+    /// text with Latin letters anywhere.
     pub name: Option<String>,
     /// Start of the full pinyin or of the initials (`zhang`, `zs`).
     pub pinyin: Option<String>,
@@ -1789,10 +1790,10 @@ impl Store {
                     .bind(hi.as_str());
             }
             if let Some(name) = f.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                // A part of a Chinese name starts at one of its first three characters (names
-                // of up to four characters: all of them); those come from the name indexes and
-                // LIKE keeps the ones that hold it. Other text (Latin names) is looked for
-                // everywhere in the scope.
+                // A part of a Chinese name is looked for where it starts at one of the first three
+                // characters (in names of up to three characters: everywhere); those rows come
+                // from the name indexes and LIKE keeps the ones that hold it. Text with Latin
+                // letters is looked for everywhere in the scope.
                 if let Some((lo, hi)) = name_bounds(name) {
                     sql.push(" AND p.id IN (SELECT id FROM persons WHERE name >= ")
                         .bind(lo.as_str())

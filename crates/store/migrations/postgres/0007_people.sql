@@ -80,7 +80,7 @@ CREATE TABLE persons (
 -- Scope scans, in the order search results are listed.
 CREATE INDEX persons_path ON persons (region_path, id);
 -- Name search: a part of a Chinese name found where it starts at the first, second or third
--- character (every place it can be in a name of up to four characters), from these indexes.
+-- character (every place it can start in a name of up to three characters), from these indexes.
 CREATE INDEX persons_name ON persons (name);
 CREATE INDEX persons_name_2 ON persons (substr(name, 2));
 CREATE INDEX persons_name_3 ON persons (substr(name, 3));
