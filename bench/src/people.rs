@@ -18,7 +18,7 @@ use jinlin_domain::people::id_check_char;
 use jinlin_domain::regions::RegionLevel;
 use jinlin_store::Store;
 use jinlin_store::audit::NewAudit;
-use jinlin_store::people::{HEAD, ImportRow};
+use jinlin_store::people::{HEAD, ImportRow, NewCareTag};
 
 /// Household sizes, cycled.
 const SIZES: [usize; 8] = [3, 2, 4, 1, 3, 5, 2, 3];
@@ -153,6 +153,17 @@ pub async fn fill_people(
         .map(|r| r.id)
         .collect();
     anyhow::ensure!(!buildings.is_empty(), "no buildings");
+    // The care tags the server seeds when it starts.
+    let tags: Vec<NewCareTag> = jinlin_domain::people::care_tag_seed()
+        .into_iter()
+        .map(|t| NewCareTag {
+            code: t.code.into(),
+            name: t.name.into(),
+            sensitive: t.sensitive,
+            active: true,
+        })
+        .collect();
+    store.seed_care_tags(&tags, now).await?;
     let from = store.people_counts("/").await?.0 as u64;
     anyhow::ensure!(
         from.is_multiple_of(CYCLE as u64),

@@ -256,7 +256,8 @@ pub struct HouseholdFile {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PersonFilter {
     pub scope_path: String,
-    /// Part of the name.
+    /// Part of the name: for Chinese text, starting at one of the name's first three characters;
+    /// text with Latin letters anywhere.
     pub name: Option<String>,
     /// Start of the full pinyin or of the initials (`zhang`, `zs`).
     pub pinyin: Option<String>,
@@ -1184,6 +1185,24 @@ async fn insert_access(
 }
 
 /// `[low, high)` of the ASCII strings starting with `prefix` (lowercase letters only).
+/// The range of names starting with `part` (in byte order, which is code point order), when
+/// `part` is Chinese (no ASCII, which LIKE would lower-case).
+fn name_bounds(part: &str) -> Option<(String, String)> {
+    if part.bytes().any(|b| b.is_ascii()) {
+        return None;
+    }
+    let last = part.chars().next_back()?;
+    let mut high = part[..part.len() - last.len_utf8()].to_owned();
+    match char::from_u32(u32::from(last) + 1) {
+        Some(next) => high.push(next),
+        None => {
+            high.push(last);
+            high.push(char::MAX);
+        }
+    }
+    Some((part.to_owned(), high))
+}
+
 fn prefix_bounds(prefix: &str) -> Option<(String, String)> {
     let last = *prefix.as_bytes().last()?;
     let mut high = prefix[..prefix.len() - 1].to_owned();
@@ -1771,6 +1790,29 @@ impl Store {
                     .bind(hi.as_str());
             }
             if let Some(name) = f.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                // A part of a Chinese name is looked for where it starts at one of the first three
+                // characters (in names of up to three characters: everywhere); those rows come
+                // from the name indexes and LIKE keeps the ones that hold it. Text with Latin
+                // letters is looked for everywhere in the scope.
+                if let Some((lo, hi)) = name_bounds(name) {
+                    sql.push(" AND p.id IN (SELECT id FROM persons WHERE name >= ")
+                        .bind(lo.as_str())
+                        .push(" AND name < ")
+                        .bind(hi.as_str());
+                    for (from, to) in [
+                        (
+                            " UNION ALL SELECT id FROM persons WHERE substr(name, 2) >= ",
+                            " AND substr(name, 2) < ",
+                        ),
+                        (
+                            " UNION ALL SELECT id FROM persons WHERE substr(name, 3) >= ",
+                            " AND substr(name, 3) < ",
+                        ),
+                    ] {
+                        sql.push(from).bind(lo.as_str()).push(to).bind(hi.as_str());
+                    }
+                    sql.push(")");
+                }
                 sql.push(" AND LOWER(p.name) LIKE ")
                     .bind(format!("%{}%", like_escape(&name.to_ascii_lowercase())))
                     .push(" ESCAPE '\\'");

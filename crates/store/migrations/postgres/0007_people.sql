@@ -52,7 +52,8 @@ CREATE TABLE persons (
     -- The building of the person's dwelling (or the region they were registered at).
     region_id BIGINT NOT NULL REFERENCES regions (id),
     region_path TEXT COLLATE "C" NOT NULL,
-    name TEXT NOT NULL,
+    -- Byte order, so a prefix is a range of the name indexes.
+    name TEXT COLLATE "C" NOT NULL,
     -- Pinyin computed by the caller, lowercase ASCII: 张三 → zhangsan, zs.
     name_py_full TEXT COLLATE "C" NOT NULL DEFAULT '',
     name_py_initials TEXT COLLATE "C" NOT NULL DEFAULT '',
@@ -78,7 +79,11 @@ CREATE TABLE persons (
 );
 -- Scope scans, in the order search results are listed.
 CREATE INDEX persons_path ON persons (region_path, id);
-CREATE INDEX persons_name ON persons (tenant, name);
+-- Name search: a part of a Chinese name found where it starts at the first, second or third
+-- character (every place it can start in a name of up to three characters), from these indexes.
+CREATE INDEX persons_name ON persons (name);
+CREATE INDEX persons_name_2 ON persons (substr(name, 2));
+CREATE INDEX persons_name_3 ON persons (substr(name, 3));
 CREATE INDEX persons_py_full ON persons (name_py_full);
 CREATE INDEX persons_py_initials ON persons (name_py_initials);
 -- One person per ID number and district; leading with the index, it also serves exact search.

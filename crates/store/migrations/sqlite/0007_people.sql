@@ -75,7 +75,11 @@ CREATE TABLE persons (
 );
 -- Scope scans, in the order search results are listed.
 CREATE INDEX persons_path ON persons (region_path, id);
-CREATE INDEX persons_name ON persons (tenant, name);
+-- Name search: a part of a Chinese name found where it starts at the first, second or third
+-- character (every place it can start in a name of up to three characters), from these indexes.
+CREATE INDEX persons_name ON persons (name);
+CREATE INDEX persons_name_2 ON persons (substr(name, 2));
+CREATE INDEX persons_name_3 ON persons (substr(name, 3));
 CREATE INDEX persons_py_full ON persons (name_py_full);
 CREATE INDEX persons_py_initials ON persons (name_py_initials);
 -- One person per ID number and district; leading with the index, it also serves exact search.
