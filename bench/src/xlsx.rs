@@ -11,8 +11,18 @@ use rust_xlsxwriter::Workbook;
 use crate::people::resident;
 
 const HEADERS: [&str; 12] = [
-    "楼栋编码", "单元", "楼层", "门牌号", "房屋用途", "居住情况", "户号", "与户主关系", "姓名",
-    "身份证号", "手机号", "标签",
+    "楼栋编码",
+    "单元",
+    "楼层",
+    "门牌号",
+    "房屋用途",
+    "居住情况",
+    "户号",
+    "与户主关系",
+    "姓名",
+    "身份证号",
+    "手机号",
+    "标签",
 ];
 
 /// Writes residents `0..rows` to `path`; returns the file's size in bytes.

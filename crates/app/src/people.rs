@@ -446,6 +446,8 @@ impl App {
             f.region_id = Some(region.id);
         }
         let (items, total) = self.store.search_persons(&f).await?;
+        // Name and pinyin matches are counted up to the cap; the page says to narrow down.
+        let total = total.min(jinlin_store::people::SEARCH_CAP);
         let tags = self.store.care_tags(true).await?;
         let now = self.now();
         Ok(Page {

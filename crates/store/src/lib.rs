@@ -63,6 +63,9 @@ pub struct Store {
     sqlite_url: Option<Arc<str>>,
 }
 
+/// The page cache of every SQLite connection: 32 MiB instead of 2.
+pub(crate) const SQLITE_CACHE_PRAGMA: &str = "PRAGMA cache_size = -32768";
+
 /// Connections in the SQLite read pool.
 const SQLITE_READERS: u32 = 4;
 /// Connections in the PostgreSQL pool.
@@ -201,9 +204,7 @@ async fn sqlite_pragmas(conn: &mut AnyConnection, read_only: bool) -> Result<(),
         .await?;
     // 32 MiB of pages per connection instead of 2: worklists and case pages at a million
     // cases read far more than the default keeps.
-    sqlx::query("PRAGMA cache_size = -32768")
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(SQLITE_CACHE_PRAGMA).execute(&mut *conn).await?;
     sqlx::query("PRAGMA secure_delete = ON")
         .execute(&mut *conn)
         .await?;

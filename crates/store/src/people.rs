@@ -1203,6 +1203,33 @@ fn name_bounds(part: &str) -> Option<(String, String)> {
     Some((part.to_owned(), high))
 }
 
+/// Matches a search counts up to; past it the caller asks for a narrower search.
+pub const SEARCH_CAP: i64 = 1000;
+
+/// `SELECT id` of the persons in `scope` whose `key` (an indexed column or expression, written
+/// in this crate) lies in `lo..hi`, walked in index order and cut after [`SEARCH_CAP`] + 1 rows:
+/// a common surname or two initials match a fifth of a district, and neither database then has
+/// to gather all of them to pick one page.
+fn key_range(sql: &mut Sql, key: &'static str, lo: &str, hi: &str, scope: &(String, String)) {
+    sql.push("SELECT id FROM (SELECT id FROM persons WHERE ")
+        .push(key)
+        .push(" >= ")
+        .bind(lo)
+        .push(" AND ")
+        .push(key)
+        .push(" < ")
+        .bind(hi)
+        .push(" AND region_path >= ")
+        .bind(scope.0.as_str())
+        .push(" AND region_path < ")
+        .bind(scope.1.as_str())
+        .push(" ORDER BY ")
+        .push(key)
+        .push(" LIMIT ")
+        .bind(SEARCH_CAP + 1)
+        .push(") AS k");
+}
+
 fn prefix_bounds(prefix: &str) -> Option<(String, String)> {
     let last = *prefix.as_bytes().last()?;
     let mut high = prefix[..prefix.len() - 1].to_owned();
@@ -1795,21 +1822,15 @@ impl Store {
                 // from the name indexes and LIKE keeps the ones that hold it. Text with Latin
                 // letters is looked for everywhere in the scope.
                 if let Some((lo, hi)) = name_bounds(name) {
-                    sql.push(" AND p.id IN (SELECT id FROM persons WHERE name >= ")
-                        .bind(lo.as_str())
-                        .push(" AND name < ")
-                        .bind(hi.as_str());
-                    for (from, to) in [
-                        (
-                            " UNION ALL SELECT id FROM persons WHERE substr(name, 2) >= ",
-                            " AND substr(name, 2) < ",
-                        ),
-                        (
-                            " UNION ALL SELECT id FROM persons WHERE substr(name, 3) >= ",
-                            " AND substr(name, 3) < ",
-                        ),
-                    ] {
-                        sql.push(from).bind(lo.as_str()).push(to).bind(hi.as_str());
+                    sql.push(" AND p.id IN (");
+                    for (i, key) in ["name", "substr(name, 2)", "substr(name, 3)"]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        if i > 0 {
+                            sql.push(" UNION ALL ");
+                        }
+                        key_range(sql, key, &lo, &hi, &scope);
                     }
                     sql.push(")");
                 }
@@ -1821,15 +1842,11 @@ impl Store {
             // check the scope on the few rows found (left to itself, SQLite would walk the whole
             // scope's range of persons_path and test each row).
             if let Some((lo, hi)) = &pinyin {
-                sql.push(" AND p.id IN (SELECT id FROM persons WHERE name_py_full >= ")
-                    .bind(lo.as_str())
-                    .push(" AND name_py_full < ")
-                    .bind(hi.as_str())
-                    .push(" UNION ALL SELECT id FROM persons WHERE name_py_initials >= ")
-                    .bind(lo.as_str())
-                    .push(" AND name_py_initials < ")
-                    .bind(hi.as_str())
-                    .push(")");
+                sql.push(" AND p.id IN (");
+                key_range(sql, "name_py_full", lo, hi, &scope);
+                sql.push(" UNION ALL ");
+                key_range(sql, "name_py_initials", lo, hi, &scope);
+                sql.push(")");
             }
             if let Some(b) = f.id_bidx.as_deref().filter(|s| !s.is_empty()) {
                 sql.push(" AND p.id_bidx = ").bind(b);
@@ -2860,7 +2877,23 @@ impl Store {
             check_import_row(r).map_err(|e| at_line(line, e))?;
         }
         let mut tx = self.begin_write().await?;
-        match import_on(&mut tx, self.backend(), rows, &lines, audit, now).await {
+        // A large import writes eight person indexes in random order; with the writer's usual
+        // 32 MiB page cache SQLite rereads index pages from disk for every batch. The cache grows
+        // for the import (to at most 1 GiB, sized by the rows) and is put back after it.
+        let big_cache = self.backend() == Backend::Sqlite && rows.len() > 50_000;
+        if big_cache {
+            let kib = (rows.len() as i64).clamp(65_536, 1_048_576);
+            sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = -{kib}")))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let result = import_on(&mut tx, self.backend(), rows, &lines, audit, now).await;
+        if big_cache {
+            sqlx::query(crate::SQLITE_CACHE_PRAGMA)
+                .execute(&mut *tx)
+                .await?;
+        }
+        match result {
             Ok(summary) => {
                 tx.commit().await?;
                 if self.backend() == Backend::Postgres {
@@ -3019,7 +3052,11 @@ impl Store {
         let mut out = HashSet::new();
         // Larger lists than other lookups: an import checks up to a million numbers.
         for chunk in bidx.chunks(LOOKUP_CHUNK * 10) {
-            let mut sql = Sql::new("SELECT id_bidx FROM persons WHERE tenant = ");
+            // Thousands of values: plain placeholders on SQLite (see Sql::bulk).
+            let mut sql = Sql::bulk(
+                "SELECT id_bidx FROM persons WHERE tenant = ",
+                self.backend(),
+            );
             sql.bind(tenant)
                 .push(" AND id_bidx IN (")
                 .bind_list(chunk.iter().map(String::as_str))

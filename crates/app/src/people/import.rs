@@ -1135,6 +1135,7 @@ impl App {
         self.require_lists(actor)?;
         let region = self.region(actor, region_code.trim()).await?;
         let name = file_name.to_owned();
+        let started = std::time::Instant::now();
         let parsed =
             tokio::task::spawn_blocking(move || parse(&bytes, &name, &ImportLimits::default()))
                 .await
@@ -1183,6 +1184,7 @@ impl App {
             buildings,
             tags: self.store.care_tags(true).await?,
         });
+        let parse_ms = started.elapsed().as_millis() as u64;
         let cipher = self.cipher().await?;
         let now = self.now();
         let rows = parsed.rows;
@@ -1196,6 +1198,12 @@ impl App {
             .map_err(|e| AppError::Internal(e.to_string()))?
         };
 
+        tracing::info!(
+            rows = total_rows,
+            parse_ms,
+            check_ms = started.elapsed().as_millis() as u64 - parse_ms,
+            "people import: file read and rows checked"
+        );
         let mut errors = Vec::new();
         let mut good = Vec::with_capacity(checked.len());
         for c in checked {
@@ -1270,6 +1278,10 @@ impl App {
             }
         }
 
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "people import: duplicates checked"
+        );
         // Two heads in one household of the file.
         let mut heads: HashMap<&HouseholdKey, u32> = HashMap::new();
         for c in &good {
@@ -1415,8 +1427,14 @@ impl App {
                 "ok",
                 detail.clone(),
             );
+            let started = std::time::Instant::now();
             match self.store.import_people(&rows, &audit, self.now()).await {
                 Ok(summary) => {
+                    tracing::info!(
+                        persons = summary.persons,
+                        store_ms = started.elapsed().as_millis() as u64,
+                        "people import: written"
+                    );
                     outcome.summary = Some(summary);
                     break;
                 }
