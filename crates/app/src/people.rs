@@ -117,6 +117,9 @@ pub struct PeopleQuery {
     pub region: Option<String>,
     pub page: u32,
     pub page_size: u32,
+    /// Name and pinyin matches counted at most (None: the store's search cap); an export
+    /// asks for one more than its row limit.
+    pub cap: Option<i64>,
 }
 
 /// A person line as pages show it: numbers masked.
@@ -402,6 +405,7 @@ impl App {
             include_sensitive_tags: sensitive,
             page: q.page.max(1),
             page_size: q.page_size.clamp(1, 200),
+            cap: q.cap.unwrap_or(jinlin_store::people::SEARCH_CAP),
             ..PersonFilter::default()
         };
         let text: String = q.q.split_whitespace().collect();
@@ -447,7 +451,7 @@ impl App {
         }
         let (items, total) = self.store.search_persons(&f).await?;
         // Name and pinyin matches are counted up to the cap; the page says to narrow down.
-        let total = total.min(jinlin_store::people::SEARCH_CAP);
+        let total = total.min(f.cap);
         let tags = self.store.care_tags(true).await?;
         let now = self.now();
         Ok(Page {

@@ -595,3 +595,60 @@ async fn moves_keep_the_history() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn broad_searches_stop_at_a_thousand_and_narrow_ones_still_find() {
+    on_every_backend(|db| async move {
+        let h = Harness::new(db).await;
+        let (_, zhang) = h.household_with_zhang_san().await;
+        let building =
+            h.db.store
+                .regions_at_level(RegionLevel::Building, 1)
+                .await
+                .unwrap()
+                .remove(0);
+        let rows: Vec<jinlin_store::people::ImportRow> = (0..1_050)
+            .map(|i| jinlin_store::people::ImportRow {
+                line: i + 2,
+                building_id: building.id,
+                unit: "9".into(),
+                number: format!("{}", i / 3),
+                use_type: "residential".into(),
+                occupancy: "other".into(),
+                relation: if i % 3 == 0 { "head" } else { "other" }.into(),
+                person: jinlin_store::people::NewPerson {
+                    name: "测试".into(),
+                    name_py_full: "ceshi".into(),
+                    name_py_initials: "cs".into(),
+                    gender: "unknown".into(),
+                    residence_status: "registered_here".into(),
+                    ..jinlin_store::people::NewPerson::default()
+                },
+                ..jinlin_store::people::ImportRow::default()
+            })
+            .collect();
+        let audit = NewAudit {
+            actor_name: "test".into(),
+            action: "people.import".into(),
+            target: "test".into(),
+            outcome: "ok".into(),
+            ..NewAudit::default()
+        };
+        h.db.store
+            .import_people(&rows, &audit, h.clock.load(Ordering::SeqCst))
+            .await
+            .unwrap();
+        let desk = h.actor("community").await;
+        for q in ["cs", "测试", "ceshi"] {
+            let page = h.app.search_people(&desk, &query(q)).await.unwrap();
+            assert_eq!(page.total, 1000, "{q}: counted up to the cap");
+            assert_eq!(page.items.len(), 20);
+        }
+        let found = h.app.search_people(&desk, &query("zs")).await.unwrap();
+        assert_eq!(
+            found.items.iter().map(|l| l.summary.id).collect::<Vec<_>>(),
+            [zhang]
+        );
+    })
+    .await;
+}

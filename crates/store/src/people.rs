@@ -273,6 +273,9 @@ pub struct PersonFilter {
     pub region_id: Option<i64>,
     /// Lets sensitive tags be searched for and listed in the results.
     pub include_sensitive_tags: bool,
+    /// Name and pinyin matches counted and listed at most (0: [`SEARCH_CAP`]); an export asks
+    /// for its own row limit.
+    pub cap: i64,
     pub page: u32,
     pub page_size: u32,
 }
@@ -1207,10 +1210,17 @@ fn name_bounds(part: &str) -> Option<(String, String)> {
 pub const SEARCH_CAP: i64 = 1000;
 
 /// `SELECT id` of the persons in `scope` whose `key` (an indexed column or expression, written
-/// in this crate) lies in `lo..hi`, walked in index order and cut after [`SEARCH_CAP`] + 1 rows:
+/// in this crate) lies in `lo..hi`, walked in index order and cut after `cap` + 1 rows:
 /// a common surname or two initials match a fifth of a district, and neither database then has
 /// to gather all of them to pick one page.
-fn key_range(sql: &mut Sql, key: &'static str, lo: &str, hi: &str, scope: &(String, String)) {
+fn key_range(
+    sql: &mut Sql,
+    key: &'static str,
+    lo: &str,
+    hi: &str,
+    scope: &(String, String),
+    cap: i64,
+) {
     sql.push("SELECT id FROM (SELECT id FROM persons WHERE ")
         .push(key)
         .push(" >= ")
@@ -1226,7 +1236,7 @@ fn key_range(sql: &mut Sql, key: &'static str, lo: &str, hi: &str, scope: &(Stri
         .push(" ORDER BY ")
         .push(key)
         .push(" LIMIT ")
-        .bind(SEARCH_CAP + 1)
+        .bind(cap + 1)
         .push(") AS k");
 }
 
@@ -1786,6 +1796,7 @@ impl Store {
         f: &PersonFilter,
     ) -> Result<(Vec<PersonSummary>, i64), StoreError> {
         let scope = scope_bounds(&f.scope_path)?;
+        let cap = if f.cap > 0 { f.cap } else { SEARCH_CAP };
         let narrow = match f.region_id {
             None => None,
             Some(region) => {
@@ -1830,7 +1841,7 @@ impl Store {
                         if i > 0 {
                             sql.push(" UNION ALL ");
                         }
-                        key_range(sql, key, &lo, &hi, &scope);
+                        key_range(sql, key, &lo, &hi, &scope, cap);
                     }
                     sql.push(")");
                 }
@@ -1843,9 +1854,9 @@ impl Store {
             // scope's range of persons_path and test each row).
             if let Some((lo, hi)) = &pinyin {
                 sql.push(" AND p.id IN (");
-                key_range(sql, "name_py_full", lo, hi, &scope);
+                key_range(sql, "name_py_full", lo, hi, &scope, cap);
                 sql.push(" UNION ALL ");
-                key_range(sql, "name_py_initials", lo, hi, &scope);
+                key_range(sql, "name_py_initials", lo, hi, &scope, cap);
                 sql.push(")");
             }
             if let Some(b) = f.id_bidx.as_deref().filter(|s| !s.is_empty()) {

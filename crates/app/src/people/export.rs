@@ -84,6 +84,7 @@ impl App {
         let mut q = PeopleQuery {
             page: 1,
             page_size: PAGE,
+            cap: Some(EXPORT_ROW_LIMIT + 1),
             ..query.clone()
         };
         let first = self.search_people(actor, &q).await?;
@@ -91,8 +92,7 @@ impl App {
             return Err(AppError::invalid(
                 "q",
                 format!(
-                    "导出行数过多：一次最多导出 {EXPORT_ROW_LIMIT} 行，本次查询共 {} 行，请缩小范围（按社区、网格或标签）后再导出",
-                    first.total
+                    "导出行数过多：一次最多导出 {EXPORT_ROW_LIMIT} 行，本次查询超过 {EXPORT_ROW_LIMIT} 行，请缩小范围（按社区、网格或标签）后再导出"
                 ),
             ));
         }

@@ -258,6 +258,7 @@ pub async fn search(
         region: p.region,
         page: p.page.unwrap_or(1),
         page_size: p.page_size.unwrap_or(20),
+        cap: None,
     };
     let page = state.app.search_people(&actor, &q).await?;
     Ok(Json(PersonListDto {

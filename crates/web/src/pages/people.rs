@@ -92,6 +92,7 @@ pub async fn search(
         region: Some(q.region.clone()),
         page: q.page.unwrap_or(1),
         page_size: 20,
+        cap: None,
     };
     let filters = format!(
         "q={}&tag={}&region={}&address={}",
