@@ -697,11 +697,15 @@ impl App {
                     }
                 }
             }
-            f.open = match (open, closed) {
-                (true, false) => Some(true),
-                (false, true) => Some(false),
-                _ => None,
-            };
+            // The stages whose Open311 status was asked for: one rule, `status_of`.
+            f.stages = (open != closed).then(|| {
+                let wanted = if open { "open" } else { "closed" };
+                Stage::ALL
+                    .iter()
+                    .filter(|s| status_of(**s) == wanted)
+                    .map(|s| s.as_str().to_owned())
+                    .collect()
+            });
         }
         let start = parse_time("start_date", &q.start_date)?;
         let end = parse_time("end_date", &q.end_date)?;
@@ -817,13 +821,13 @@ impl App {
             })
             .await?)
     }
+}
 
-    /// Who answers for a case, as `agency_responsible`: the handling unit, else the community.
-    pub fn open311_agency(case: &Open311Case) -> Option<String> {
-        case.unit_name
-            .clone()
-            .or_else(|| case.community_name.as_ref().map(|c| format!("{c}居委会")))
-    }
+/// Who answers for a case, as `agency_responsible`: the handling unit, else the community.
+pub fn agency_of(case: &Open311Case) -> Option<String> {
+    case.unit_name
+        .clone()
+        .or_else(|| case.community_name.as_ref().map(|c| format!("{c}居委会")))
 }
 
 fn parse_time(param: &str, v: &Option<String>) -> Result<Option<i64>, AppError> {

@@ -71,8 +71,8 @@ pub struct RequestFilter {
     pub created_to: Option<i64>,
     pub updated_from: Option<i64>,
     pub updated_to: Option<i64>,
-    /// Some(true): open only; Some(false): closed only.
-    pub open: Option<bool>,
+    /// Only cases in these stages (their `as_str` codes), when set.
+    pub stages: Option<Vec<String>>,
     /// Personal cases filed with this key are readable too.
     pub key_id: Option<i64>,
     pub limit: i64,
@@ -343,14 +343,13 @@ impl Store {
             if let Some(t) = f.updated_to {
                 sql.push(" AND c.updated_at <= ").bind(t);
             }
-            match f.open {
-                Some(true) => {
-                    sql.push(" AND c.stage NOT IN ('verified', 'closed', 'rejected', 'merged')");
+            if let Some(stages) = &f.stages {
+                if stages.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Some(false) => {
-                    sql.push(" AND c.stage IN ('verified', 'closed', 'rejected', 'merged')");
-                }
-                None => {}
+                sql.push(" AND c.stage IN (")
+                    .bind_list(stages.iter().cloned())
+                    .push(")");
             }
         }
         sql.push(" ORDER BY c.created_at DESC, c.id DESC LIMIT ")

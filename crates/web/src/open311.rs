@@ -539,7 +539,7 @@ fn request_node(c: &Open311Case) -> Node {
         ("description", Some(text(c.description.clone()))),
         (
             "agency_responsible",
-            jinlin_app::App::open311_agency(c).map(text),
+            jinlin_app::open311::agency_of(c).map(text),
         ),
         ("requested_datetime", Some(text(format_w3c(c.created_at)))),
         ("updated_datetime", Some(text(format_w3c(c.updated_at)))),
