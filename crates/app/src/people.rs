@@ -309,19 +309,15 @@ pub fn protect_person(
     })
 }
 
-/// `110***********1234` from the stored tail (the full number is never read to mask it).
+/// The masked ID number from the stored tail (the full number is never read to mask it).
 pub fn masked_id(tail: &Option<String>) -> String {
-    match tail {
-        Some(t) => format!("{}{t}", "*".repeat(14)),
-        None => String::new(),
-    }
+    tail.as_deref().map(rules::mask_id_tail).unwrap_or_default()
 }
 
 pub fn masked_phone(tail: &Option<String>) -> String {
-    match tail {
-        Some(t) => format!("1**{}{t}", "*".repeat(4)),
-        None => String::new(),
-    }
+    tail.as_deref()
+        .map(rules::mask_phone_tail)
+        .unwrap_or_default()
 }
 
 fn age_of(birth: &Option<String>, now_ms: i64) -> Option<u32> {
