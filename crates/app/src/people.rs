@@ -221,7 +221,7 @@ pub fn protect_person(
         }
         birth_date = Some(d.to_string());
     }
-    let (mut id_cipher, mut id_bidx, mut id_tail) = (None, None, None);
+    let (mut id_cipher, mut id_bidx, mut id_masked) = (None, None, None);
     if let Some(raw) = trimmed(&input.id_number) {
         let id = rules::parse_id_number(&raw, today(now_ms))
             .map_err(|e| AppError::invalid("id_number", e.to_string()))?;
@@ -241,17 +241,17 @@ pub fn protect_person(
         let bidx = cipher.blind_index(ID_INDEX, id.as_str())?;
         id_cipher =
             Some(cipher.encrypt(id.as_str(), &FieldRef::new("persons", "id_number", &bidx))?);
-        id_tail = Some(id.as_str()[14..].to_owned());
+        id_masked = Some(id.masked());
         id_bidx = Some(bidx);
     }
-    let (mut phone_cipher, mut phone_bidx, mut phone_tail) = (None, None, None);
+    let (mut phone_cipher, mut phone_bidx, mut phone_masked) = (None, None, None);
     if let Some(raw) = trimmed(&input.phone) {
         let phone =
             rules::parse_mobile(&raw).map_err(|e| AppError::invalid("phone", e.to_string()))?;
         let bidx = cipher.blind_index(PHONE_INDEX, phone.as_str())?;
         phone_cipher =
             Some(cipher.encrypt(phone.as_str(), &FieldRef::new("persons", "phone", &bidx))?);
-        phone_tail = Some(phone.as_str()[7..].to_owned());
+        phone_masked = Some(phone.masked());
         phone_bidx = Some(bidx);
     }
     let ethnic_group = match trimmed(&input.ethnic_group) {
@@ -296,10 +296,10 @@ pub fn protect_person(
         birth_date,
         id_cipher,
         id_bidx,
-        id_tail,
+        id_masked,
         phone_cipher,
         phone_bidx,
-        phone_tail,
+        phone_masked,
         ethnic_group,
         registered_address: short("registered_address", "户籍地址", &input.registered_address)?,
         actual_address: short("actual_address", "现住址", &input.actual_address)?,
@@ -309,15 +309,10 @@ pub fn protect_person(
     })
 }
 
-/// The masked ID number from the stored tail (the full number is never read to mask it).
-pub fn masked_id(tail: &Option<String>) -> String {
-    tail.as_deref().map(rules::mask_id_tail).unwrap_or_default()
-}
-
-pub fn masked_phone(tail: &Option<String>) -> String {
-    tail.as_deref()
-        .map(rules::mask_phone_tail)
-        .unwrap_or_default()
+/// A number as lists show it: the masked form stored beside its ciphertext (so a list never
+/// decrypts to mask), or nothing.
+pub fn masked(stored: &Option<String>) -> String {
+    stored.clone().unwrap_or_default()
 }
 
 fn age_of(birth: &Option<String>, now_ms: i64) -> Option<u32> {
@@ -454,8 +449,8 @@ impl App {
             items: items
                 .into_iter()
                 .map(|s| PersonLine {
-                    id_masked: masked_id(&s.id_tail),
-                    phone_masked: masked_phone(&s.phone_tail),
+                    id_masked: masked(&s.id_masked),
+                    phone_masked: masked(&s.phone_masked),
                     age: age_of(&s.birth_date, now),
                     tags: s
                         .tags
@@ -485,8 +480,8 @@ impl App {
             .await?;
         let memberships = self.store.person_memberships(id, &actor.scope_path).await?;
         Ok(PersonView {
-            id_masked: masked_id(&person.id_tail),
-            phone_masked: masked_phone(&person.phone_tail),
+            id_masked: masked(&person.id_masked),
+            phone_masked: masked(&person.phone_masked),
             age: age_of(&person.birth_date, self.now()),
             can_reveal: may_reveal(actor.role),
             person,
@@ -977,15 +972,23 @@ impl App {
                 self.now(),
             )
             .await?;
-        let reencrypt =
-            |text: &Option<String>, column: &str, bidx: &Option<String>| match (text, bidx) {
+        // The masked forms are written again too: rows masked before the first three
+        // characters were shown get them.
+        let reencrypt = |text: &Option<String>,
+                         shown: &Option<String>,
+                         column: &str,
+                         bidx: &Option<String>,
+                         mask: fn(&str) -> String|
+         -> Result<(Option<String>, Option<String>), AppError> {
+            match (text, bidx) {
                 (Some(t), Some(b)) => {
                     let field = FieldRef::new("persons", column, b);
                     let plain = ring.decrypt(t, &field)?;
-                    ring.encrypt(&plain, &field).map(Some)
+                    Ok((Some(ring.encrypt(&plain, &field)?), Some(mask(&plain))))
                 }
-                (t, _) => Ok(t.clone()),
-            };
+                (t, _) => Ok((t.clone(), shown.clone())),
+            }
+        };
         let (mut after, mut done) = (0i64, 0usize);
         loop {
             let batch = self.store.person_ciphers_after(after, ROTATE_BATCH).await?;
@@ -995,9 +998,25 @@ impl App {
             after = last.id;
             let mut rows = Vec::with_capacity(batch.len());
             for p in batch {
+                let (id_cipher, id_masked) = reencrypt(
+                    &p.id_cipher,
+                    &p.id_masked,
+                    "id_number",
+                    &p.id_bidx,
+                    rules::mask_id_number,
+                )?;
+                let (phone_cipher, phone_masked) = reencrypt(
+                    &p.phone_cipher,
+                    &p.phone_masked,
+                    "phone",
+                    &p.phone_bidx,
+                    rules::mask_phone,
+                )?;
                 rows.push(jinlin_store::people::PersonCiphers {
-                    id_cipher: reencrypt(&p.id_cipher, "id_number", &p.id_bidx)?,
-                    phone_cipher: reencrypt(&p.phone_cipher, "phone", &p.phone_bidx)?,
+                    id_cipher,
+                    phone_cipher,
+                    id_masked,
+                    phone_masked,
                     ..p
                 });
             }

@@ -180,8 +180,8 @@ async fn numbers_are_encrypted_masked_and_found_by_every_key() {
             let found = h.app.search_people(&desk, &query(q)).await.unwrap();
             assert_eq!(found.total, 1, "{q} finds 张三");
             let line = &found.items[0];
-            assert_eq!(line.id_masked, "**************002X");
-            assert_eq!(line.phone_masked, "1******5678");
+            assert_eq!(line.id_masked, "110***********002X");
+            assert_eq!(line.phone_masked, "139****5678");
             assert_eq!(line.summary.household_id, Some(household));
         }
         assert_eq!(

@@ -451,17 +451,6 @@ pub fn parse_mobile(input: &str) -> Result<Mobile, PeopleError> {
 // Masking
 // ---------------------------------------------------------------------------------------------
 
-/// An ID number masked from its last four characters alone (all the list pages keep): as long
-/// as the number, `**************002X`.
-pub fn mask_id_tail(tail: &str) -> String {
-    format!("{}{tail}", "*".repeat(14))
-}
-
-/// A mobile number masked from its last four digits: `1******5678`.
-pub fn mask_phone_tail(tail: &str) -> String {
-    format!("1{}{tail}", "*".repeat(6))
-}
-
 /// Keeps the first `head` and last `tail` characters and stars the rest; a text too short to
 /// hide anything in between is starred whole. The length in characters never changes.
 fn mask_middle(s: &str, head: usize, tail: usize) -> String {
@@ -608,13 +597,6 @@ fn half_width(c: char) -> char {
 mod tests {
     use super::*;
 
-    #[test]
-    fn masks_from_tails_keep_the_length_of_the_number() {
-        assert_eq!(mask_id_tail("002X"), "**************002X");
-        assert_eq!(mask_id_tail("002X").chars().count(), 18);
-        assert_eq!(mask_phone_tail("5678"), "1******5678");
-        assert_eq!(mask_phone_tail("5678").len(), 11);
-    }
     use proptest::prelude::*;
 
     fn date(s: &str) -> Date {

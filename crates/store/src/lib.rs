@@ -148,6 +148,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_people.sql"),
         postgres: include_str!("../migrations/postgres/0007_people.sql"),
     },
+    Migration {
+        version: 8,
+        name: "people_search",
+        sqlite: include_str!("../migrations/sqlite/0008_people_search.sql"),
+        postgres: include_str!("../migrations/postgres/0008_people_search.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "people_masks",
+        sqlite: include_str!("../migrations/sqlite/0009_people_masks.sql"),
+        postgres: include_str!("../migrations/postgres/0009_people_masks.sql"),
+    },
 ];
 
 /// The migration that creates the statistics rollups; applying it fills them from the cases.

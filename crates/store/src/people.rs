@@ -10,8 +10,9 @@
 //! - Dwellings, households and persons carry `tenant` and `region_path` (the building's path),
 //!   and every read takes the caller's scope path: a record outside the scope is not found.
 //! - ID-card and phone numbers arrive encrypted (`*_cipher`), with a keyed blind index
-//!   (`*_bidx`) for exact search and the last four characters (`*_tail`) for masked display; the
-//!   store never sees a key or a plaintext. Reads return tails only; the ciphertexts come from
+//!   (`*_bidx`) for exact search and the masked form (`*_masked`, `350***********1234`) for
+//!   display; the store never sees a key or a plaintext. Reads return masked forms only; the
+//!   ciphertexts come from
 //!   [`Store::person_secret`], which writes its access-log row in the same transaction.
 //! - `person_access_log` is append-only (database triggers on both backends).
 //!
@@ -145,8 +146,8 @@ pub struct DwellingListing {
 }
 
 /// A person's data as the caller supplies it: pinyin computed, numbers already encrypted and
-/// blind-indexed. For each of the ID and phone number, cipher, index and tail come together or
-/// not at all.
+/// blind-indexed. For each of the ID and phone number, cipher, index and masked form come
+/// together or not at all.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NewPerson {
     pub name: String,
@@ -160,12 +161,12 @@ pub struct NewPerson {
     pub birth_date: Option<String>,
     pub id_cipher: Option<String>,
     pub id_bidx: Option<String>,
-    /// Last four characters of the ID number (digits or X).
-    pub id_tail: Option<String>,
+    /// The ID number as lists show it: first three and last four characters, `350***********123X`.
+    pub id_masked: Option<String>,
     pub phone_cipher: Option<String>,
     pub phone_bidx: Option<String>,
-    /// Last four digits.
-    pub phone_tail: Option<String>,
+    /// `138****5678`.
+    pub phone_masked: Option<String>,
     pub ethnic_group: Option<String>,
     pub registered_address: Option<String>,
     pub actual_address: Option<String>,
@@ -198,8 +199,8 @@ pub struct Person {
     pub name_py_initials: String,
     pub gender: String,
     pub birth_date: Option<String>,
-    pub id_tail: Option<String>,
-    pub phone_tail: Option<String>,
+    pub id_masked: Option<String>,
+    pub phone_masked: Option<String>,
     pub ethnic_group: Option<String>,
     pub registered_address: Option<String>,
     pub actual_address: Option<String>,
@@ -232,8 +233,8 @@ pub struct MemberRow {
     pub name: String,
     pub gender: String,
     pub birth_date: Option<String>,
-    pub id_tail: Option<String>,
-    pub phone_tail: Option<String>,
+    pub id_masked: Option<String>,
+    pub phone_masked: Option<String>,
     pub relation: String,
     pub joined_at: i64,
     pub joined_reason: String,
@@ -290,8 +291,8 @@ pub struct PersonSummary {
     pub name: String,
     pub gender: String,
     pub birth_date: Option<String>,
-    pub id_tail: Option<String>,
-    pub phone_tail: Option<String>,
+    pub id_masked: Option<String>,
+    pub phone_masked: Option<String>,
     pub residence_status: String,
     pub party_member: bool,
     pub household_id: Option<i64>,
@@ -507,15 +508,15 @@ fn birth_date(value: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Cipher, blind index and tail of one number: all or none, each of the right shape.
+/// Cipher, blind index and masked form of one number: all or none, each of the right shape.
 fn sealed(
     label: &str,
     cipher: Option<&str>,
     bidx: Option<&str>,
-    tail: Option<&str>,
-    tail_ok: fn(u8) -> bool,
+    masked: Option<&str>,
+    shown_ok: fn(u8) -> bool,
 ) -> Result<(), StoreError> {
-    match (cipher, bidx, tail) {
+    match (cipher, bidx, masked) {
         (None, None, None) => Ok(()),
         (Some(c), Some(i), Some(t)) => {
             if c.is_empty() || c.len() > 2048 {
@@ -524,13 +525,16 @@ fn sealed(
             if i.is_empty() || i.len() > 128 || !i.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(bad(format!("{label}检索索引须为 1–128 个可见 ASCII 字符")));
             }
-            if t.len() != 4 || !t.bytes().all(tail_ok) {
-                return Err(bad(format!("{label}末四位格式不正确，收到“{t}”")));
+            // A masked form shows seven characters at most, so no full number is stored as one.
+            let shown = t.bytes().filter(|&b| b != b'*').count();
+            let ok = t.len() <= 20 && shown <= 7 && shown < t.len();
+            if !ok || !t.bytes().all(|b| b == b'*' || shown_ok(b)) {
+                return Err(bad(format!("{label}掩码格式不正确，收到“{t}”")));
             }
             Ok(())
         }
         _ => Err(bad(format!(
-            "{label}的密文、检索索引和末四位须同时提供或同时留空"
+            "{label}的密文、检索索引和掩码须同时提供或同时留空"
         ))),
     }
 }
@@ -547,14 +551,14 @@ fn check_person(p: &NewPerson) -> Result<(), StoreError> {
         "身份证号",
         p.id_cipher.as_deref(),
         p.id_bidx.as_deref(),
-        p.id_tail.as_deref(),
+        p.id_masked.as_deref(),
         |b| b.is_ascii_digit() || b == b'X',
     )?;
     sealed(
         "手机号",
         p.phone_cipher.as_deref(),
         p.phone_bidx.as_deref(),
-        p.phone_tail.as_deref(),
+        p.phone_masked.as_deref(),
         |b| b.is_ascii_digit(),
     )?;
     optional("民族", p.ethnic_group.as_deref(), 20)?;
@@ -701,7 +705,7 @@ fn household_row(row: &AnyRow) -> Result<Household, StoreError> {
 
 const PERSON_SELECT: &str = "SELECT p.id, p.tenant, p.region_id, r.name AS region_name, \
      p.region_path, p.name, p.name_py_full, p.name_py_initials, p.gender, p.birth_date, \
-     p.id_tail, p.phone_tail, p.ethnic_group, p.registered_address, p.actual_address, \
+     p.id_masked, p.phone_masked, p.ethnic_group, p.registered_address, p.actual_address, \
      p.residence_status, p.party_member, p.notes, m.household_id, m.relation, p.created_at, \
      p.updated_at FROM persons p JOIN regions r ON r.id = p.region_id \
      LEFT JOIN household_members m ON m.person_id = p.id AND m.left_at IS NULL";
@@ -718,8 +722,8 @@ fn person_row(row: &AnyRow) -> Result<Person, StoreError> {
         name_py_initials: row.try_get("name_py_initials")?,
         gender: row.try_get("gender")?,
         birth_date: row.try_get("birth_date")?,
-        id_tail: row.try_get("id_tail")?,
-        phone_tail: row.try_get("phone_tail")?,
+        id_masked: row.try_get("id_masked")?,
+        phone_masked: row.try_get("phone_masked")?,
         ethnic_group: row.try_get("ethnic_group")?,
         registered_address: row.try_get("registered_address")?,
         actual_address: row.try_get("actual_address")?,
@@ -734,7 +738,7 @@ fn person_row(row: &AnyRow) -> Result<Person, StoreError> {
 }
 
 const MEMBER_SELECT: &str = "SELECT m.id, m.household_id, m.person_id, p.name, p.gender, \
-     p.birth_date, p.id_tail, p.phone_tail, m.relation, m.joined_at, m.joined_reason, \
+     p.birth_date, p.id_masked, p.phone_masked, m.relation, m.joined_at, m.joined_reason, \
      m.left_at, m.left_reason FROM household_members m JOIN persons p ON p.id = m.person_id";
 
 fn member_row(row: &AnyRow) -> Result<MemberRow, StoreError> {
@@ -745,8 +749,8 @@ fn member_row(row: &AnyRow) -> Result<MemberRow, StoreError> {
         name: row.try_get("name")?,
         gender: row.try_get("gender")?,
         birth_date: row.try_get("birth_date")?,
-        id_tail: row.try_get("id_tail")?,
-        phone_tail: row.try_get("phone_tail")?,
+        id_masked: row.try_get("id_masked")?,
+        phone_masked: row.try_get("phone_masked")?,
         relation: row.try_get("relation")?,
         joined_at: row.try_get("joined_at")?,
         joined_reason: row.try_get("joined_reason")?,
@@ -1061,10 +1065,10 @@ fn person_values(p: &NewPerson, tenant: &str, region_id: i64, path: &str, now: i
         p.birth_date.clone().into(),
         p.id_cipher.clone().into(),
         p.id_bidx.clone().into(),
-        p.id_tail.clone().into(),
+        p.id_masked.clone().into(),
         p.phone_cipher.clone().into(),
         p.phone_bidx.clone().into(),
-        p.phone_tail.clone().into(),
+        p.phone_masked.clone().into(),
         p.ethnic_group.clone().into(),
         p.registered_address.clone().into(),
         p.actual_address.clone().into(),
@@ -1080,7 +1084,7 @@ fn person_values(p: &NewPerson, tenant: &str, region_id: i64, path: &str, now: i
 macro_rules! person_columns {
     () => {
         "tenant, region_id, region_path, name, name_py_full, name_py_initials, gender, \
-         birth_date, id_cipher, id_bidx, id_tail, phone_cipher, phone_bidx, phone_tail, \
+         birth_date, id_cipher, id_bidx, id_masked, phone_cipher, phone_bidx, phone_masked, \
          ethnic_group, registered_address, actual_address, residence_status, party_member, \
          notes, created_at, updated_at"
     };
@@ -1209,32 +1213,96 @@ fn name_bounds(part: &str) -> Option<(String, String)> {
 /// Matches a search counts up to; past it the caller asks for a narrower search.
 pub const SEARCH_CAP: i64 = 1000;
 
-/// `SELECT id` of the persons in `scope` whose `key` (an indexed column or expression, written
-/// in this crate) lies in `lo..hi`, walked in index order and cut after `cap` + 1 rows:
-/// a common surname or two initials match a fifth of a district, and neither database then has
-/// to gather all of them to pick one page.
-fn key_range(
-    sql: &mut Sql,
-    key: &'static str,
-    lo: &str,
-    hi: &str,
-    scope: &(String, String),
-    cap: i64,
-) {
-    sql.push("SELECT id FROM (SELECT id FROM persons WHERE ")
-        .push(key)
+/// An indexed search key: the column or expression (written in this crate, as in the
+/// migrations) and the condition of a partial index.
+struct KeyIndex {
+    expr: &'static str,
+    only: &'static str,
+}
+
+/// Where a part of a Chinese name can start: the first, second or third character (every place
+/// in a name of up to three characters). The third is indexed for longer names only.
+const NAME_KEYS: [KeyIndex; 3] = [
+    KeyIndex {
+        expr: "name",
+        only: "",
+    },
+    KeyIndex {
+        expr: "substr(name, 2)",
+        only: "",
+    },
+    KeyIndex {
+        expr: "substr(name, 3)",
+        only: " AND length(name) > 2",
+    },
+];
+
+/// Full pinyin and initials.
+const PY_KEYS: [KeyIndex; 2] = [
+    KeyIndex {
+        expr: "name_py_full",
+        only: "",
+    },
+    KeyIndex {
+        expr: "name_py_initials",
+        only: "",
+    },
+];
+
+/// How a key range keeps to the searcher's jurisdiction.
+enum KeyScope<'a> {
+    /// On each row's `region_path` (the range selects `id`).
+    Rows(&'a (String, String)),
+    /// In the index, on the building (`region_id`) each key is stored with: the buildings whose
+    /// path lies in every one of these ranges (the range selects `id, region_id`).
+    Buildings(Vec<&'a (String, String)>),
+    /// The scope holds every person (the range selects `id, region_id`).
+    All,
+}
+
+/// The persons in `scope` whose `key` lies in `lo..hi`, walked in index order and cut after
+/// `cap` + 1 rows: a common surname or two initials match a fifth of a district, and neither
+/// database then has to gather all of them to pick one page.
+fn key_range(sql: &mut Sql, key: &KeyIndex, lo: &str, hi: &str, scope: &KeyScope<'_>, cap: i64) {
+    let cols = match scope {
+        KeyScope::Rows(_) => "id",
+        KeyScope::Buildings(_) | KeyScope::All => "id, region_id",
+    };
+    sql.push("SELECT ")
+        .push(cols)
+        .push(" FROM (SELECT ")
+        .push(cols)
+        .push(" FROM persons WHERE ")
+        .push(key.expr)
         .push(" >= ")
         .bind(lo)
         .push(" AND ")
-        .push(key)
+        .push(key.expr)
         .push(" < ")
         .bind(hi)
-        .push(" AND region_path >= ")
-        .bind(scope.0.as_str())
-        .push(" AND region_path < ")
-        .bind(scope.1.as_str())
-        .push(" ORDER BY ")
-        .push(key)
+        .push(key.only);
+    match scope {
+        KeyScope::Rows(range) => {
+            sql.push(" AND region_path >= ")
+                .bind(range.0.as_str())
+                .push(" AND region_path < ")
+                .bind(range.1.as_str());
+        }
+        KeyScope::Buildings(ranges) => {
+            sql.push(" AND region_id IN (SELECT id FROM regions");
+            for (i, range) in ranges.iter().enumerate() {
+                sql.push(if i == 0 { " WHERE" } else { " AND" })
+                    .push(" path >= ")
+                    .bind(range.0.as_str())
+                    .push(" AND path < ")
+                    .bind(range.1.as_str());
+            }
+            sql.push(")");
+        }
+        KeyScope::All => {}
+    }
+    sql.push(" ORDER BY ")
+        .push(key.expr)
         .push(" LIMIT ")
         .bind(cap + 1)
         .push(") AS k");
@@ -1657,8 +1725,8 @@ impl Store {
         }
         sqlx::query(
             "UPDATE persons SET name = $1, name_py_full = $2, name_py_initials = $3, gender = $4, \
-             birth_date = $5, id_cipher = $6, id_bidx = $7, id_tail = $8, phone_cipher = $9, \
-             phone_bidx = $10, phone_tail = $11, ethnic_group = $12, registered_address = $13, \
+             birth_date = $5, id_cipher = $6, id_bidx = $7, id_masked = $8, phone_cipher = $9, \
+             phone_bidx = $10, phone_masked = $11, ethnic_group = $12, registered_address = $13, \
              actual_address = $14, residence_status = $15, party_member = $16, notes = $17, \
              updated_at = $18 WHERE id = $19",
         )
@@ -1669,10 +1737,10 @@ impl Store {
         .bind(p.birth_date.clone())
         .bind(p.id_cipher.clone())
         .bind(p.id_bidx.clone())
-        .bind(p.id_tail.clone())
+        .bind(p.id_masked.clone())
         .bind(p.phone_cipher.clone())
         .bind(p.phone_bidx.clone())
-        .bind(p.phone_tail.clone())
+        .bind(p.phone_masked.clone())
         .bind(p.ethnic_group.clone())
         .bind(p.registered_address.clone())
         .bind(p.actual_address.clone())
@@ -1790,6 +1858,17 @@ impl Store {
             .collect()
     }
 
+    /// Whether `scope_path` is everything: `/`, or the only root region (a single district).
+    async fn holds_every_person(&self, scope_path: &str) -> Result<bool, StoreError> {
+        if scope_path == "/" {
+            return Ok(true);
+        }
+        let roots = sqlx::query("SELECT path FROM regions WHERE parent_id IS NULL LIMIT 2")
+            .fetch_all(self.reader())
+            .await?;
+        Ok(roots.len() == 1 && roots[0].try_get::<String, _>("path")? == scope_path)
+    }
+
     /// A page of persons matching `f`, ordered by place (region path) then id, and the total.
     pub async fn search_persons(
         &self,
@@ -1816,6 +1895,13 @@ impl Store {
                 prefix_bounds(&p)
             }
         };
+        let name_range = f
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .and_then(name_bounds);
+        let row_scope = KeyScope::Rows(&scope);
         let where_ = |sql: &mut Sql| {
             sql.push(" WHERE p.region_path >= ")
                 .bind(scope.0.as_str())
@@ -1834,14 +1920,11 @@ impl Store {
                 // letters is looked for everywhere in the scope.
                 if let Some((lo, hi)) = name_bounds(name) {
                     sql.push(" AND p.id IN (");
-                    for (i, key) in ["name", "substr(name, 2)", "substr(name, 3)"]
-                        .into_iter()
-                        .enumerate()
-                    {
+                    for (i, key) in NAME_KEYS.iter().enumerate() {
                         if i > 0 {
                             sql.push(" UNION ALL ");
                         }
-                        key_range(sql, key, &lo, &hi, &scope, cap);
+                        key_range(sql, key, &lo, &hi, &row_scope, cap);
                     }
                     sql.push(")");
                 }
@@ -1854,9 +1937,9 @@ impl Store {
             // scope's range of persons_path and test each row).
             if let Some((lo, hi)) = &pinyin {
                 sql.push(" AND p.id IN (");
-                key_range(sql, "name_py_full", lo, hi, &scope, cap);
+                key_range(sql, &PY_KEYS[0], lo, hi, &row_scope, cap);
                 sql.push(" UNION ALL ");
-                key_range(sql, "name_py_initials", lo, hi, &scope, cap);
+                key_range(sql, &PY_KEYS[1], lo, hi, &row_scope, cap);
                 sql.push(")");
             }
             if let Some(b) = f.id_bidx.as_deref().filter(|s| !s.is_empty()) {
@@ -1891,32 +1974,100 @@ impl Store {
             }
         };
 
-        let mut count = Sql::new("SELECT COUNT(*) AS n FROM persons p");
-        where_(&mut count);
-        let total: i64 = count
-            .into_query()
-            .fetch_one(self.reader())
-            .await?
-            .try_get("n")?;
-
+        let keyed = name_range.is_some()
+            || pinyin.is_some()
+            || f.id_bidx.as_deref().is_some_and(|s| !s.is_empty())
+            || f.phone_bidx.as_deref().is_some_and(|s| !s.is_empty());
         let (limit, offset) = page_bounds(f.page, f.page_size);
+        let (page_ids, total) = if keyed {
+            // A keyed search matches a bounded set (the caps, or one number): it is read once,
+            // as (id, place), and counted and paged here instead of in a second statement.
+            let only_keys = f.address.as_deref().is_none_or(|s| s.trim().is_empty())
+                && f.tag_code.as_deref().is_none_or(str::is_empty)
+                && f.id_bidx.as_deref().is_none_or(str::is_empty)
+                && f.phone_bidx.as_deref().is_none_or(str::is_empty)
+                && (name_range.is_some() != pinyin.is_some());
+            let rows = if only_keys {
+                // Name or pinyin alone: the indexes hold the key and the building, so the scope
+                // is tested in the index and no person row is read until the page.
+                let ranges = [Some(&scope), narrow.as_ref()];
+                let key_scope =
+                    if narrow.is_none() && self.holds_every_person(&f.scope_path).await? {
+                        KeyScope::All
+                    } else {
+                        KeyScope::Buildings(ranges.into_iter().flatten().collect())
+                    };
+                let mut sql = Sql::new("SELECT k.id, r.path AS region_path FROM (");
+                let (keys, (lo, hi)): (&[KeyIndex], _) = match (&name_range, &pinyin) {
+                    (Some(b), _) => (&NAME_KEYS, b),
+                    (None, Some(b)) => (&PY_KEYS, b),
+                    (None, None) => (&[], &(String::new(), String::new())),
+                };
+                for (i, key) in keys.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(" UNION ALL ");
+                    }
+                    key_range(&mut sql, key, lo, hi, &key_scope, cap);
+                }
+                sql.push(") AS k JOIN regions r ON r.id = k.region_id");
+                sql.into_query().fetch_all(self.reader()).await?
+            } else {
+                let mut sql = Sql::new("SELECT p.id, p.region_path FROM persons p");
+                where_(&mut sql);
+                sql.into_query().fetch_all(self.reader()).await?
+            };
+            let mut found: Vec<(String, i64)> = rows
+                .iter()
+                .map(|r| Ok((r.try_get("region_path")?, r.try_get("id")?)))
+                .collect::<Result<_, StoreError>>()?;
+            // One person can match in two indexes (林林 for 林).
+            found.sort_unstable();
+            found.dedup();
+            let total = i64::try_from(found.len()).unwrap_or(i64::MAX);
+            let page: Vec<i64> = found
+                .into_iter()
+                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+                .take(usize::try_from(limit).unwrap_or(0))
+                .map(|(_, id)| id)
+                .collect();
+            (Some(page), total)
+        } else {
+            let mut count = Sql::new("SELECT COUNT(*) AS n FROM persons p");
+            where_(&mut count);
+            let total: i64 = count
+                .into_query()
+                .fetch_one(self.reader())
+                .await?
+                .try_get("n")?;
+            (None, total)
+        };
+        if page_ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok((Vec::new(), total));
+        }
         let mut list = Sql::new(
             "SELECT p.id, p.region_id, r.name AS region_name, p.region_path, p.name, p.gender, \
-             p.birth_date, p.id_tail, p.phone_tail, p.residence_status, p.party_member, \
+             p.birth_date, p.id_masked, p.phone_masked, p.residence_status, p.party_member, \
              m.household_id, m.relation, h.dwelling_id, d.unit, d.number FROM persons p \
              JOIN regions r ON r.id = p.region_id \
              LEFT JOIN household_members m ON m.person_id = p.id AND m.left_at IS NULL \
              LEFT JOIN households h ON h.id = m.household_id \
-             LEFT JOIN dwellings d ON d.id = h.dwelling_id \
-             WHERE p.id IN (SELECT p.id FROM persons p",
+             LEFT JOIN dwellings d ON d.id = h.dwelling_id WHERE p.id IN (",
         );
-        // The page's ids first, from the indexes; only those rows are then read whole.
-        where_(&mut list);
-        list.push(" ORDER BY p.region_path, p.id LIMIT ")
-            .bind(limit)
-            .push(" OFFSET ")
-            .bind(offset)
-            .push(") ORDER BY p.region_path, p.id");
+        match page_ids {
+            Some(ids) => {
+                list.bind_list(ids);
+            }
+            None => {
+                // The page's ids first, from the indexes; only those rows are then read whole.
+                list.push("SELECT p.id FROM persons p");
+                where_(&mut list);
+                list.push(" ORDER BY p.region_path, p.id LIMIT ")
+                    .bind(limit)
+                    .push(" OFFSET ")
+                    .bind(offset);
+            }
+        }
+        list.push(") ORDER BY p.region_path, p.id");
         let rows = list.into_query().fetch_all(self.reader()).await?;
         let mut items = rows
             .iter()
@@ -1929,8 +2080,8 @@ impl Store {
                     name: r.try_get("name")?,
                     gender: r.try_get("gender")?,
                     birth_date: r.try_get("birth_date")?,
-                    id_tail: r.try_get("id_tail")?,
-                    phone_tail: r.try_get("phone_tail")?,
+                    id_masked: r.try_get("id_masked")?,
+                    phone_masked: r.try_get("phone_masked")?,
                     residence_status: r.try_get("residence_status")?,
                     party_member: r.try_get::<i64, _>("party_member")? != 0,
                     household_id: r.try_get("household_id")?,
@@ -3021,6 +3172,8 @@ pub struct PersonCiphers {
     pub id_bidx: Option<String>,
     pub phone_cipher: Option<String>,
     pub phone_bidx: Option<String>,
+    pub id_masked: Option<String>,
+    pub phone_masked: Option<String>,
 }
 
 impl Store {
@@ -3086,7 +3239,8 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<PersonCiphers>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, id_cipher, id_bidx, phone_cipher, phone_bidx FROM persons \
+            "SELECT id, id_cipher, id_bidx, phone_cipher, phone_bidx, id_masked, phone_masked \
+             FROM persons \
              WHERE id > $1 AND (id_cipher IS NOT NULL OR phone_cipher IS NOT NULL) \
              ORDER BY id LIMIT $2",
         )
@@ -3102,6 +3256,8 @@ impl Store {
                     id_bidx: r.try_get("id_bidx")?,
                     phone_cipher: r.try_get("phone_cipher")?,
                     phone_bidx: r.try_get("phone_bidx")?,
+                    id_masked: r.try_get("id_masked")?,
+                    phone_masked: r.try_get("phone_masked")?,
                 })
             })
             .collect()
@@ -3118,7 +3274,8 @@ impl Store {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(LOOKUP_CHUNK) {
             let mut sql = Sql::new(
-                "SELECT id, id_cipher, id_bidx, phone_cipher, phone_bidx FROM persons \
+                "SELECT id, id_cipher, id_bidx, phone_cipher, phone_bidx, id_masked, phone_masked \
+             FROM persons \
                  WHERE region_path >= ",
             );
             sql.bind(lo.as_str())
@@ -3134,6 +3291,8 @@ impl Store {
                     id_bidx: r.try_get("id_bidx")?,
                     phone_cipher: r.try_get("phone_cipher")?,
                     phone_bidx: r.try_get("phone_bidx")?,
+                    id_masked: r.try_get("id_masked")?,
+                    phone_masked: r.try_get("phone_masked")?,
                 };
                 out.insert(c.id, c);
             }
@@ -3141,8 +3300,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Replaces the ciphertexts of some persons (same plaintexts under a new key: the blind
-    /// indexes and tails stay), in one transaction, with one audit entry.
+    /// Replaces the ciphertexts and masked forms of some persons (same plaintexts under a new
+    /// key: the blind indexes stay), in one transaction, with one audit entry.
     pub async fn replace_person_ciphers(
         &self,
         rows: &[PersonCiphers],
@@ -3154,12 +3313,17 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         for r in rows {
-            sqlx::query("UPDATE persons SET id_cipher = $1, phone_cipher = $2 WHERE id = $3")
-                .bind(r.id_cipher.clone())
-                .bind(r.phone_cipher.clone())
-                .bind(r.id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE persons SET id_cipher = $1, phone_cipher = $2, id_masked = $3, \
+                 phone_masked = $4 WHERE id = $5",
+            )
+            .bind(r.id_cipher.clone())
+            .bind(r.phone_cipher.clone())
+            .bind(r.id_masked.clone())
+            .bind(r.phone_masked.clone())
+            .bind(r.id)
+            .execute(&mut *tx)
+            .await?;
         }
         insert_audit(&mut tx, audit, None, now).await?;
         tx.commit().await?;

@@ -127,10 +127,10 @@ fn person(name: &str, full: &str, initials: &str, n: u32) -> NewPerson {
         birth_date: Some("1950-03-01".into()),
         id_cipher: Some(format!("v1:k1:cipher-id-{n}")),
         id_bidx: Some(format!("bidx-id-{n}")),
-        id_tail: Some(format!("{:04}", n % 10_000)),
+        id_masked: Some(format!("350***********{:04}", n % 10_000)),
         phone_cipher: Some(format!("v1:k1:cipher-phone-{n}")),
         phone_bidx: Some(format!("bidx-phone-{n}")),
-        phone_tail: Some(format!("{:04}", (n + 5000) % 10_000)),
+        phone_masked: Some(format!("138****{:04}", (n + 5000) % 10_000)),
         ethnic_group: Some("汉族".into()),
         registered_address: Some("泉州市丰泽区东湖街道".into()),
         actual_address: Some(format!("东霞小区1号楼 {n} 室")),
@@ -323,14 +323,14 @@ async fn dwellings_households_and_persons_are_created_and_read() {
             .collect();
         assert_eq!(members, vec![("王秀英", "head"), ("李建国", "spouse")]);
         assert!(file.past_members.is_empty());
-        assert_eq!(file.members[0].id_tail.as_deref(), Some("0001"));
+        assert_eq!(file.members[0].id_masked.as_deref(), Some("350***********0001"));
 
         // A person: masked-ready fields, current household, region of the building.
         let w = s.person(wang, all).await.unwrap().unwrap();
         assert_eq!((w.region_id, w.region_path.as_str()), (p.b1.0, p.b1.1.as_str()));
         assert_eq!((w.household_id, w.relation.as_deref()), (Some(hid), Some("head")));
         assert_eq!(w.region_name, "东霞小区1号楼");
-        assert_eq!((w.id_tail.as_deref(), w.phone_tail.as_deref()), (Some("0001"), Some("5001")));
+        assert_eq!((w.id_masked.as_deref(), w.phone_masked.as_deref()), (Some("350***********0001"), Some("138****5001")));
         let f = s.person(floating, all).await.unwrap().unwrap();
         assert_eq!((f.region_id, f.household_id), (p.c1.0, None));
 
@@ -487,9 +487,9 @@ async fn persons_are_found_by_each_key() {
             .await
             .unwrap();
         assert_eq!(rows[0].tags, ["elderly_alone", "low_income"]);
-        // Masked-ready row: tails, household and dwelling, no ciphertext anywhere.
+        // Masked-ready row: masked numbers, household and dwelling, no ciphertext anywhere.
         let row = &rows[0];
-        assert_eq!((row.id_tail.as_deref(), row.phone_tail.as_deref()), (Some("0001"), Some("5001")));
+        assert_eq!((row.id_masked.as_deref(), row.phone_masked.as_deref()), (Some("350***********0001"), Some("138****5001")));
         assert_eq!((row.household_id, row.relation.as_deref(), row.dwelling_id), (Some(h1), Some("head"), Some(d1)));
         assert_eq!((row.unit.as_deref(), row.number.as_deref()), (Some("1"), Some("101")));
         assert!(!format!("{row:?}").contains("cipher"));
@@ -701,6 +701,97 @@ async fn reads_stay_inside_the_scope() {
             .unwrap();
         assert_eq!(secret.id_cipher.as_deref(), Some("v1:k1:cipher-id-1"));
         assert_eq!(secret.phone_cipher.as_deref(), Some("v1:k1:cipher-phone-1"));
+
+        // A second district in the same database: the first district's leader, whose scope is a
+        // whole root, still finds only their own 张三 by name and by pinyin.
+        use RegionLevel::*;
+        let other = [
+            nr("350582000000", None, District, "晋江市"),
+            nr("350582001000", Some("350582000000"), Street, "青阳街道"),
+            nr("350582001001", Some("350582001000"), Community, "青华社区"),
+            nr(
+                "350582001001001",
+                Some("350582001001"),
+                Compound,
+                "青华小区",
+            ),
+            nr(
+                "350582001001001001",
+                Some("350582001001001"),
+                Grid,
+                "青华一网格",
+            ),
+            nr(
+                "350582001001001001001",
+                Some("350582001001001001"),
+                Building,
+                "青华小区1号楼",
+            ),
+        ];
+        s.insert_regions(&other, &audit("regions.import"), NOW)
+            .await
+            .unwrap();
+        let far = s
+            .region_by_code("350582001001001001001")
+            .await
+            .unwrap()
+            .unwrap();
+        let far_d = s
+            .create_dwelling(&dwelling(far.id, "1", 1, "101"), &audit("d"), NOW)
+            .await
+            .unwrap();
+        let far_h = s
+            .create_household(
+                &NewHousehold {
+                    dwelling_id: far_d,
+                    ..NewHousehold::default()
+                },
+                &audit("h"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let far_p = s
+            .create_person(
+                &person("张三", "zhangsan", "zs", 3),
+                &in_household(far_h, HEAD),
+                &audit("p"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        for f in [
+            PersonFilter {
+                name: Some("张".into()),
+                ..filter(&p.d.1)
+            },
+            PersonFilter {
+                name: Some("三".into()),
+                ..filter(&p.d.1)
+            },
+            PersonFilter {
+                pinyin: Some("zs".into()),
+                ..filter(&p.d.1)
+            },
+            PersonFilter {
+                pinyin: Some("zhang".into()),
+                ..filter(&p.d.1)
+            },
+        ] {
+            let (rows, total) = s.search_persons(&f).await.unwrap();
+            let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            ids.sort_unstable();
+            assert_eq!((ids, total), (vec![inside, outside], 2), "{f:?}");
+        }
+        let (rows, _) = s
+            .search_persons(&PersonFilter {
+                name: Some("张三".into()),
+                ..filter("/")
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3, "the whole database holds three 张三");
+        assert!(rows.iter().any(|r| r.id == far_p));
 
         // The grid scope of a sibling street sees nothing of street 1; a malformed scope is refused.
         assert_eq!(s.search_persons(&filter(&p.g1.1)).await.unwrap().1, 1);

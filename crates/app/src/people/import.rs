@@ -20,7 +20,7 @@ use jinlin_domain::regions::RegionLevel;
 use jinlin_store::people::{CareTag, ImportRow, ImportSummary, RegionRef};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
-use super::{PersonInput, masked_id, masked_phone, may_manage_lists, protect_person};
+use super::{PersonInput, masked, may_manage_lists, protect_person};
 use crate::vault::FieldCipher;
 use crate::{Actor, App, AppError};
 
@@ -1356,8 +1356,8 @@ impl App {
                     _ => "",
                 }
                 .into(),
-                id_masked: masked_id(&c.row.person.id_tail),
-                phone_masked: masked_phone(&c.row.person.phone_tail),
+                id_masked: masked(&c.row.person.id_masked),
+                phone_masked: masked(&c.row.person.phone_masked),
                 tags: c.tag_names.join("、"),
             })
             .collect();

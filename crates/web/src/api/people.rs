@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use jinlin_app::AppError;
-use jinlin_app::people::{PeopleQuery, masked_id, masked_phone};
+use jinlin_app::people::{PeopleQuery, masked};
 use jinlin_app::store::people::{Dwelling, HouseholdBrief, MemberRow, PersonTag};
 use serde::{Deserialize, Serialize};
 
@@ -44,9 +44,9 @@ pub struct PersonLineDto {
     /// `male`, `female` or `unknown`.
     pub gender: String,
     pub age: Option<u32>,
-    /// `**************1234`
+    /// `350***********1234`
     pub id_number: String,
-    /// `1******5678`
+    /// `138****5678`
     pub phone: String,
     pub region_name: String,
     pub residence_status: String,
@@ -224,8 +224,8 @@ fn member(m: &MemberRow, t: &[PersonTag]) -> MemberDto {
         name: m.name.clone(),
         gender: m.gender.clone(),
         birth_date: m.birth_date.clone(),
-        id_number: masked_id(&m.id_tail),
-        phone: masked_phone(&m.phone_tail),
+        id_number: masked(&m.id_masked),
+        phone: masked(&m.phone_masked),
         relation: m.relation.clone(),
         joined_at: m.joined_at,
         left_at: m.left_at,

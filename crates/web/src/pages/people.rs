@@ -325,11 +325,8 @@ impl HouseholdPage {
     fn relation(&self, code: &str) -> &'static str {
         relation_zh(code)
     }
-    fn masked_id(&self, tail: &Option<String>) -> String {
-        jinlin_app::people::masked_id(tail)
-    }
-    fn masked_phone(&self, tail: &Option<String>) -> String {
-        jinlin_app::people::masked_phone(tail)
+    fn masked(&self, stored: &Option<String>) -> String {
+        jinlin_app::people::masked(stored)
     }
     fn time(&self, ms: &i64) -> String {
         format_time(*ms)
