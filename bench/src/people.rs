@@ -248,9 +248,11 @@ pub fn query(kind: &str, i: u64) -> String {
     match kind {
         "name" => r.name,
         "initials" => jinlin_domain::people::name_pinyin(&r.name).1,
-        "phone" => r
-            .phone
-            .unwrap_or_else(|| resident(i + 1).phone.unwrap_or_default()),
+        // One in ten has no mobile: the next resident who has one (an empty query would list
+        // the whole district instead of searching).
+        "phone" => (i..)
+            .find_map(|j| resident(j).phone)
+            .unwrap_or_default(),
         _ => r.id_number,
     }
 }
