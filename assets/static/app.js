@@ -100,3 +100,71 @@
     }, 0);
   });
 })();
+
+// A people import running on the server (/people/import/jobs/…): the progress card asks for the
+// job's state every second and, once it has ended, reloads so the server shows the result.
+// Without script the page refreshes itself (<noscript> meta refresh) instead.
+(function () {
+  var card = document.querySelector('[data-job-poll]');
+  if (!card) return;
+  var url = card.getAttribute('data-job-poll');
+  var bar = card.querySelector('.job-bar');
+  var fill = card.querySelector('.job-bar-fill');
+  var steps = card.querySelectorAll('[data-step]');
+
+  function set(name, text) {
+    var el = card.querySelector('[data-job="' + name + '"]');
+    if (el && el.textContent !== text) el.textContent = text;
+  }
+
+  function show(job) {
+    set('percent', job.percent + '%');
+    set('stage', job.stage_name);
+    set('detail', job.detail);
+    set('elapsed', job.elapsed);
+    if (fill) fill.style.width = job.percent + '%';
+    if (bar) bar.setAttribute('aria-valuenow', String(job.percent));
+    var current = -1;
+    for (var i = 0; i < steps.length; i++) {
+      if (steps[i].getAttribute('data-step') === job.stage) current = i;
+    }
+    for (var k = 0; k < steps.length; k++) {
+      var state = current < 0 || k > current ? 'todo' : k < current ? 'done' : 'current';
+      steps[k].className = 'job-step is-' + state;
+    }
+  }
+
+  function poll() {
+    var xhr = new XMLHttpRequest();
+    xhr.open('GET', url);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.onload = function () {
+      if (xhr.status === 200) {
+        var job;
+        try {
+          job = JSON.parse(xhr.responseText);
+        } catch (e) {
+          job = null;
+        }
+        // Ended, or not JSON at all (signed out: the login page): the server shows what to do.
+        if (!job || job.finished) {
+          window.location.reload();
+          return;
+        }
+        show(job);
+      } else if (xhr.status === 404 || xhr.status === 401 || xhr.status === 403) {
+        // Forgotten (a restart) or signed out: the page itself says what happened.
+        window.location.reload();
+        return;
+      }
+      setTimeout(poll, 1000);
+    };
+    // The server busy or the network gone for a moment: keep asking, more slowly.
+    xhr.onerror = function () {
+      setTimeout(poll, 3000);
+    };
+    xhr.send();
+  }
+
+  setTimeout(poll, 1000);
+})();

@@ -227,7 +227,7 @@ pub async fn fill_people(
     let started = Instant::now();
     let mut done = 0usize;
     while let Some(rows) = rx.recv().await {
-        store.import_people(&rows, &audit, now).await?;
+        store.import_people(&rows, &audit, now, None).await?;
         done += rows.len();
         if done % (BATCH * 20) < BATCH || done == count {
             let rate = done as f64 / started.elapsed().as_secs_f64();

@@ -370,6 +370,23 @@ async function act(page, action, fill) {
   assert(await page.locator('.alert-ok').isVisible(), `no confirmation after "${action}"`);
 }
 
+/**
+ * On a people import job page (/people/import/jobs/…): waits until the job has reached 完成 (the
+ * page's script reloads it then), and checks the bar and the job's JSON say so too.
+ */
+async function importJobDone(page) {
+  assert(/\/people\/import\/jobs\/[\w-]+$/.test(new URL(page.url()).pathname), `not on a job page: ${page.url()}`);
+  const card = page.locator('#import-job');
+  await page.locator('#import-job.job-done, #import-job.job-failed').waitFor({ timeout: 60_000 });
+  const stage = (await card.locator('.job-stage').innerText()).trim();
+  assert(stage === '完成', `the job ended as "${stage}": ${await alertText(page)}`);
+  assert((await card.locator('.job-percent').innerText()).trim() === '100%', 'the bar is not at 100%');
+  assert((await card.locator('.job-step.is-done').count()) === (await card.locator('.job-step').count()), 'a step is not ticked off');
+  const job = await page.evaluate(async () => (await fetch(location.pathname + '.json')).json());
+  assert(job.finished && job.percent === 100 && job.stage_name === '完成' && job.failed === null, `the job's JSON: ${JSON.stringify(job)}`);
+  return job;
+}
+
 async function stageOf(page) {
   return (await page.locator('.case-header .stage').innerText()).trim();
 }
@@ -1139,7 +1156,7 @@ async function scenario(label, base, prefix) {
     }
   });
 
-  await step(`[${label}] (r) community imports a real xlsx with good and bad rows, finds 覃雪梅 by qxm, reveals her ID with a reason, exports; the access log shows it all`, async () => {
+  await step(`[${label}] (r) community imports a real xlsx with good and bad rows (check and import run as jobs, watched to 完成), finds 覃雪梅 by qxm, reveals her ID with a reason, exports; the access log shows it all`, async () => {
     const ctx = await newContext(base);
     try {
       const page = await ctx.newPage();
@@ -1147,6 +1164,9 @@ async function scenario(label, base, prefix) {
       await Promise.all([page.waitForNavigation(), page.locator('nav.sidebar a[href="/people/import"]').click()]);
       await page.setInputFiles('#file', path.join(HERE, 'fixtures', 'people.xlsx'));
       await Promise.all([page.waitForNavigation(), page.locator('form[action="/people/import/preview"] button[type="submit"]').click()]);
+      // The check runs on the server; its job page shows the result once it is done.
+      const checked = await importJobDone(page);
+      assert(checked.detail.includes('可导入 4 行'), `the check says: ${checked.detail}`);
       const errors = await page.locator('table.table').last().locator('tbody tr').evaluateAll((trs) =>
         trs.map((tr) => Array.from(tr.cells).map((td) => td.textContent.trim())),
       );
@@ -1165,6 +1185,8 @@ async function scenario(label, base, prefix) {
       await assertNoHorizontalScroll(page);
       await shot(page, prefix, 'people-import-preview');
       await Promise.all([page.waitForNavigation(), page.locator('form[action="/people/import/confirm"] button[type="submit"]').click()]);
+      // The import too: the same job page, the progress card at 完成, then the outcome.
+      await importJobDone(page);
       const done = await page.locator('.alert-ok').innerText();
       assert(done.includes('导入 4 人'), `after the import: ${done}`);
       await shot(page, prefix, 'people-import-done');

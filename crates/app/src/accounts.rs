@@ -311,8 +311,15 @@ impl App {
             return Ok(None);
         }
         // One write a minute is enough for the idle clock and spares the single SQLite writer.
+        // That writer may be held for a minute by a large people import: then the clock waits
+        // for a later request rather than this one waiting for the import.
         if now - session.last_seen_at > 60_000 {
-            self.store.touch_session(session.id, now).await?;
+            let touch = self.store.touch_session(session.id, now);
+            if let Ok(done) =
+                tokio::time::timeout(std::time::Duration::from_millis(250), touch).await
+            {
+                done?;
+            }
         }
         Ok(Some(SessionActor {
             actor: actor_of(&user),

@@ -635,7 +635,7 @@ async fn broad_searches_stop_at_a_thousand_and_narrow_ones_still_find() {
             ..NewAudit::default()
         };
         h.db.store
-            .import_people(&rows, &audit, h.clock.load(Ordering::SeqCst))
+            .import_people(&rows, &audit, h.clock.load(Ordering::SeqCst), None)
             .await
             .unwrap();
         let desk = h.actor("community").await;

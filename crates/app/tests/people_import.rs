@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use jinlin_app::people::PeopleQuery;
-use jinlin_app::people::import::{self, ImportLimits, RowError};
+use jinlin_app::people::import::{self, ImportLimits, ImportStage, RowError};
 use jinlin_app::{Actor, App, AppError, Settings};
 use jinlin_domain::people::id_check_char;
 use jinlin_domain::regions::RegionLevel;
@@ -178,7 +178,7 @@ async fn people_lists_import_and_export() {
 
         // Preview: counts, masked sample, every problem named by row, column and rule.
         let p = app
-            .preview_import(&community, &region, book.clone(), "人员.xlsx")
+            .preview_import(&community, &region, book.clone(), "人员.xlsx", None)
             .await
             .unwrap();
         assert_eq!(p.total_rows, 11);
@@ -204,7 +204,7 @@ async fn people_lists_import_and_export() {
         // Roles that do not manage lists may not import.
         let grid = actor(&app, "grid").await;
         let refused = app
-            .preview_import(&grid, &grid.region_code, book.clone(), "人员.xlsx")
+            .preview_import(&grid, &grid.region_code, book.clone(), "人员.xlsx", None)
             .await;
         assert!(matches!(refused, Err(AppError::Forbidden(_))));
 
@@ -226,11 +226,37 @@ async fn people_lists_import_and_export() {
             0
         );
 
-        // Only the valid rows: two households, three persons.
+        // Only the valid rows: two households, three persons; every stage is reported, in order.
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let progress: import::ImportProgress = {
+            let seen = Arc::clone(&seen);
+            Arc::new(move |stage, done, total| seen.lock().unwrap().push((stage, done, total)))
+        };
         let out = app
-            .import_people_file(&community, &region, book.clone(), "人员.xlsx", true, None)
+            .import_people_file(
+                &community,
+                &region,
+                book.clone(),
+                "人员.xlsx",
+                true,
+                Some(progress),
+            )
             .await
             .unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let mut stages: Vec<ImportStage> = seen.iter().map(|s| s.0).collect();
+        stages.dedup();
+        assert_eq!(
+            stages,
+            [
+                ImportStage::Reading,
+                ImportStage::Checking,
+                ImportStage::Duplicates,
+                ImportStage::Writing
+            ]
+        );
+        assert!(seen.contains(&(ImportStage::Checking, 11, 11)), "{seen:?}");
+        assert_eq!(seen.last(), Some(&(ImportStage::Writing, 3, 3)));
         let summary = out.summary.expect("imported");
         assert_eq!(summary.persons, 3);
         assert_eq!(summary.households, 2);
@@ -257,7 +283,7 @@ async fn people_lists_import_and_export() {
 
         // The same file again: the persons are registered now.
         let again = app
-            .preview_import(&community, &region, book.clone(), "人员.xlsx")
+            .preview_import(&community, &region, book.clone(), "人员.xlsx", None)
             .await
             .unwrap();
         assert_eq!(again.valid_rows, 0);
@@ -269,7 +295,7 @@ async fn people_lists_import_and_export() {
             &[vec!["陈一".into(), b3.into(), "1".into()]],
         );
         let p = app
-            .preview_import(&community, &region, Arc::new(missing), "缺列.xlsx")
+            .preview_import(&community, &region, Arc::new(missing), "缺列.xlsx", None)
             .await
             .unwrap();
         assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
@@ -279,7 +305,7 @@ async fn people_lists_import_and_export() {
         // Oversized files and zip bombs are refused before they are parsed.
         let big = Arc::new(vec![b'a'; jinlin_app::people::import::MAX_FILE_BYTES + 1]);
         let e = app
-            .preview_import(&community, &region, big, "大.csv")
+            .preview_import(&community, &region, big, "大.csv", None)
             .await
             .unwrap_err();
         assert!(e.to_string().contains("文件过大"), "{e}");
@@ -306,7 +332,7 @@ async fn people_lists_import_and_export() {
         }
         let many = many.finish().unwrap().into_inner();
         let e = app
-            .preview_import(&community, &region, Arc::new(many), "多.xlsx")
+            .preview_import(&community, &region, Arc::new(many), "多.xlsx", None)
             .await
             .unwrap_err();
         assert!(e.to_string().contains("个部件"), "{e}");
@@ -389,7 +415,10 @@ async fn people_lists_import_and_export() {
             outcome: "ok".into(),
             ..NewAudit::default()
         };
-        db.store.import_people(&many, &audit, now).await.unwrap();
+        db.store
+            .import_people(&many, &audit, now, None)
+            .await
+            .unwrap();
         let e = app
             .export_people(&community, &mine, None)
             .await

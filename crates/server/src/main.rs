@@ -637,11 +637,23 @@ async fn people(config: &Config, command: PeopleCommand) -> anyhow::Result<()> {
                 .unwrap_or_default();
             let app = App::new(open(config).await?, config.settings()).await?;
             let started = std::time::Instant::now();
-            let progress: import::ImportProgress = std::sync::Arc::new(|done, total| {
-                if done % 100_000 < 20_000 || done == total {
-                    eprintln!("已检查 {done} / {total} 行……");
-                }
-            });
+            // A line every 100,000 rows (persons, when writing) and at each stage's start and end.
+            let shown = std::sync::atomic::AtomicUsize::new(usize::MAX);
+            let progress: import::ImportProgress =
+                std::sync::Arc::new(move |stage, done, total| {
+                    let step = done / 100_000;
+                    let moved = shown.swap(step, std::sync::atomic::Ordering::Relaxed) != step;
+                    if !(moved || done == total) {
+                        return;
+                    }
+                    match stage {
+                        import::ImportStage::Reading if done == 0 => eprintln!("正在读取文件……"),
+                        import::ImportStage::Reading => eprintln!("已读取 {done} 行……"),
+                        import::ImportStage::Checking => eprintln!("已检查 {done} / {total} 行……"),
+                        import::ImportStage::Duplicates => eprintln!("正在查重……"),
+                        import::ImportStage::Writing => eprintln!("已写入 {done} / {total} 人……"),
+                    }
+                });
             let out = app
                 .import_people_file(
                     &Actor::console(),

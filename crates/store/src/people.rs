@@ -2641,6 +2641,7 @@ async fn import_on(
     lines: &[u32],
     audit: &NewAudit,
     now: i64,
+    progress: Option<&(dyn Fn(usize, usize) + Send + Sync)>,
 ) -> Result<ImportSummary, ImportStop> {
     let fail = |row: usize, e: StoreError| ImportStop::Store(at_line(lines[row], e));
 
@@ -2871,31 +2872,40 @@ async fn import_on(
     )
     .await?;
 
-    insert_many(
-        conn,
-        backend,
-        concat!("INSERT INTO persons (id, ", person_columns!(), ") VALUES "),
-        23,
-        rows.len(),
-        |i| {
-            let (r, b) = (&rows[i], building(i));
-            std::iter::once(Val::from(person_ids[i])).chain(person_values(
-                &r.person,
-                &b.tenant,
-                r.building_id,
-                &b.path,
-                now,
-            ))
-        },
-    )
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            ImportStop::IdTaken
-        } else {
-            ImportStop::Store(StoreError::Db(e))
+    // Persons in blocks of whole INSERTs, so a caller can show how far the import has got.
+    let block = (MAX_BINDS / 23).max(1) * 8;
+    for start in (0..rows.len()).step_by(block) {
+        let end = rows.len().min(start + block);
+        insert_many(
+            conn,
+            backend,
+            concat!("INSERT INTO persons (id, ", person_columns!(), ") VALUES "),
+            23,
+            end - start,
+            |k| {
+                let i = start + k;
+                let (r, b) = (&rows[i], building(i));
+                std::iter::once(Val::from(person_ids[i])).chain(person_values(
+                    &r.person,
+                    &b.tenant,
+                    r.building_id,
+                    &b.path,
+                    now,
+                ))
+            },
+        )
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                ImportStop::IdTaken
+            } else {
+                ImportStop::Store(StoreError::Db(e))
+            }
+        })?;
+        if let Some(p) = progress {
+            p(end, rows.len());
         }
-    })?;
+    }
 
     let created: Vec<usize> = (0..households.len())
         .filter(|&h| households[h].existing.is_none())
@@ -3014,12 +3024,15 @@ impl Store {
     /// ONE transaction: all rows or none. Writes one audit entry and one access-log row (action
     /// `import`, the row count). Errors name the row's `line`: `Invalid` for bad input (a
     /// missing building or tag, a bad date …), `Clash` for an ID number repeated in the batch
-    /// or already registered in the district, or a second head of a household.
+    /// or already registered in the district, or a second head of a household. `progress`, if
+    /// given, is called with (persons written, persons to write) after each block of persons;
+    /// they are not committed until the whole import is.
     pub async fn import_people(
         &self,
         rows: &[ImportRow],
         audit: &NewAudit,
         now: i64,
+        progress: Option<&(dyn Fn(usize, usize) + Send + Sync)>,
     ) -> Result<ImportSummary, StoreError> {
         if rows.is_empty() {
             return Err(bad("没有可导入的人员"));
@@ -3049,7 +3062,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let result = import_on(&mut tx, self.backend(), rows, &lines, audit, now).await;
+        let result = import_on(&mut tx, self.backend(), rows, &lines, audit, now, progress).await;
         if big_cache {
             sqlx::query(crate::SQLITE_CACHE_PRAGMA)
                 .execute(&mut *tx)

@@ -1146,27 +1146,27 @@ async fn import_is_all_or_nothing() {
         // A bad value in the middle: nothing of the batch is kept.
         let mut rows = good();
         rows[2].person.birth_date = Some("19600101".into());
-        let err = s.import_people(&rows, &audit("people.import"), NOW).await.unwrap_err();
+        let err = s.import_people(&rows, &audit("people.import"), NOW, None).await.unwrap_err();
         assert!(matches!(&err, StoreError::Invalid(m) if m.starts_with("第 4 行") && m.contains("出生日期")), "{err:?}");
         nothing_imported(&db).await;
 
         // An unknown tag, a region that is not a building.
         let mut rows = good();
         rows[3].tags = vec!["no_such_tag".into()];
-        let err = s.import_people(&rows, &audit("people.import"), NOW).await.unwrap_err();
+        let err = s.import_people(&rows, &audit("people.import"), NOW, None).await.unwrap_err();
         assert!(matches!(&err, StoreError::Invalid(m) if m.starts_with("第 5 行") && m.contains("no_such_tag")), "{err:?}");
         let mut rows = good();
         rows[1].building_id = p.g1.0;
-        let err = s.import_people(&rows, &audit("people.import"), NOW).await.unwrap_err();
+        let err = s.import_people(&rows, &audit("people.import"), NOW, None).await.unwrap_err();
         assert!(matches!(&err, StoreError::Invalid(m) if m.starts_with("第 3 行") && m.contains("楼栋")), "{err:?}");
         // Two heads of one household; one ID number twice.
         let mut rows = good();
         rows[1].relation = HEAD.into();
-        let err = s.import_people(&rows, &audit("people.import"), NOW).await.unwrap_err();
+        let err = s.import_people(&rows, &audit("people.import"), NOW, None).await.unwrap_err();
         assert!(matches!(&err, StoreError::Clash { field, message } if field == "relation" && message.contains("第 2 行")), "{err:?}");
         let mut rows = good();
         rows[3].person.id_bidx = rows[1].person.id_bidx.clone();
-        let err = s.import_people(&rows, &audit("people.import"), NOW).await.unwrap_err();
+        let err = s.import_people(&rows, &audit("people.import"), NOW, None).await.unwrap_err();
         assert!(matches!(&err, StoreError::Clash { field, message } if field == "id_number" && message.starts_with("第 5 行")), "{err:?}");
         nothing_imported(&db).await;
         assert_eq!(audit_total(s).await, audits);
@@ -1176,7 +1176,7 @@ async fn import_is_all_or_nothing() {
         let d = s.create_dwelling(&dwelling(p.b1b.0, "1", 1, "101"), &audit("d"), NOW).await.unwrap();
         let h = s.create_household(&NewHousehold { dwelling_id: d, household_no: Some("H10".into()), notes: String::new() }, &audit("h"), NOW).await.unwrap();
         let known = s.create_person(&person("周八", "zhouba", "zb", 4), &in_household(h, HEAD), &audit("p"), NOW).await.unwrap();
-        let err = s.import_people(&good(), &audit("people.import"), NOW).await.unwrap_err();
+        let err = s.import_people(&good(), &audit("people.import"), NOW, None).await.unwrap_err();
         match &err {
             StoreError::Clash { field, message } => {
                 assert_eq!(field, "id_number");
@@ -1199,8 +1199,11 @@ async fn import_is_all_or_nothing() {
         let audits = audit_total(s).await;
         let mut who = audit("people.import");
         who.detail = "2026 年人口普查底册".into();
-        let summary = s.import_people(&rows, &who, NOW + DAY).await.unwrap();
+        let reported = std::sync::Mutex::new(Vec::new());
+        let report = |done: usize, total: usize| reported.lock().unwrap().push((done, total));
+        let summary = s.import_people(&rows, &who, NOW + DAY, Some(&report)).await.unwrap();
         assert_eq!((summary.persons, summary.dwellings, summary.households, summary.tags), (6, 3, 4, 3));
+        assert_eq!(*reported.lock().unwrap(), [(6, 6)], "one block of persons, reported once written");
         assert_eq!(audit_total(s).await, audits + 1);
         assert_eq!(count(&db, "persons").await, 7);
         assert_eq!(count(&db, "dwellings").await, 4);
@@ -1235,9 +1238,9 @@ async fn import_is_all_or_nothing() {
 
         // An existing household with a head cannot get a second one from an import.
         let rows = vec![import_row(p.b1b.0, "101", Some("H10"), HEAD, person("吴九", "wujiu", "wj", 9))];
-        let err = s.import_people(&rows, &audit("people.import"), NOW).await.unwrap_err();
+        let err = s.import_people(&rows, &audit("people.import"), NOW, None).await.unwrap_err();
         assert!(matches!(&err, StoreError::Clash { field, message } if field == "relation" && message.starts_with("第 1 行")), "{err:?}");
-        assert!(matches!(s.import_people(&[], &audit("people.import"), NOW).await, Err(StoreError::Invalid(_))));
+        assert!(matches!(s.import_people(&[], &audit("people.import"), NOW, None).await, Err(StoreError::Invalid(_))));
     })
     .await;
 }
@@ -1383,11 +1386,19 @@ async fn import_speed() {
             })
             .collect();
         let started = Instant::now();
+        // When the last block of persons was in (the rest is households, members, tags, commit).
+        let persons_in = std::sync::Mutex::new(None);
+        let report = |done: usize, total: usize| {
+            if done == total {
+                *persons_in.lock().unwrap() = Some(started.elapsed());
+            }
+        };
         let summary = s
-            .import_people(&rows, &audit("people.import"), NOW)
+            .import_people(&rows, &audit("people.import"), NOW, Some(&report))
             .await
             .unwrap();
         let elapsed = started.elapsed();
+        eprintln!("persons written after {:?}", persons_in.lock().unwrap());
         eprintln!(
             "import of {n} people on {}: {elapsed:?} ({:.0} people/s) — {summary:?}",
             db.backend.as_str(),

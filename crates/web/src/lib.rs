@@ -6,6 +6,7 @@ pub mod assets;
 mod auth;
 mod error;
 pub mod i18n;
+mod import_jobs;
 mod open311;
 mod pages;
 mod security;
@@ -31,6 +32,8 @@ pub struct WebConfig {
 pub struct AppState {
     pub app: Arc<App>,
     pub config: Arc<WebConfig>,
+    /// People list checks and imports running in the background.
+    pub(crate) imports: Arc<import_jobs::ImportJobs>,
 }
 
 /// Largest request body accepted (grid GeoJSON uploads are the biggest).
@@ -51,6 +54,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
     let state = AppState {
         app: Arc::new(app),
         config: Arc::new(config),
+        imports: Arc::default(),
     };
     Router::new()
         .merge(pages::routes())

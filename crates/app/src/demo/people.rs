@@ -580,12 +580,12 @@ pub async fn seed_people(
             .get(i + 1)
             .is_none_or(|next| next.household != planned.household);
         if batch.len() >= BATCH && household_ends {
-            store.import_people(&batch, &audit, now).await?;
+            store.import_people(&batch, &audit, now, None).await?;
             batch.clear();
         }
     }
     if !batch.is_empty() {
-        store.import_people(&batch, &audit, now).await?;
+        store.import_people(&batch, &audit, now, None).await?;
     }
     Ok(Some(PeopleSeeded {
         persons: plan.persons.len(),

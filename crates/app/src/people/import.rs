@@ -238,8 +238,33 @@ pub struct Parsed {
     pub warnings: Vec<RowError>,
 }
 
-/// Called with (rows checked, rows in the file) while a file is checked.
-pub type ImportProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+/// The steps of a check or an import, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStage {
+    /// The file is read into rows: (rows read, rows the sheet says it has; 0 when it does not).
+    Reading,
+    /// Every row is checked: (rows checked, rows in the file).
+    Checking,
+    /// Persons repeated in the file or registered already: (0, 0) when it starts.
+    Duplicates,
+    /// The good rows are written in one transaction: (persons written, persons to write).
+    Writing,
+}
+
+impl ImportStage {
+    pub fn zh(self) -> &'static str {
+        match self {
+            ImportStage::Reading => "读取文件",
+            ImportStage::Checking => "校验数据",
+            ImportStage::Duplicates => "查重",
+            ImportStage::Writing => "写入数据库",
+        }
+    }
+}
+
+/// Called with the stage and (done, total) as a check or an import goes on; see
+/// [`ImportStage`] for what the counts are at each stage. Called from blocking threads too.
+pub type ImportProgress = Arc<dyn Fn(ImportStage, usize, usize) + Send + Sync>;
 
 /// A good row as a preview shows it: numbers masked.
 #[derive(Debug, Clone, PartialEq)]
@@ -374,6 +399,16 @@ fn file_error(message: impl Into<String>) -> AppError {
 /// Reads an uploaded `.xlsx` or `.csv` (UTF-8 with or without BOM, or GB18030 as Excel saves
 /// it on Chinese Windows) into rows of text. CPU-bound: run it on a blocking thread.
 pub fn parse(bytes: &[u8], file_name: &str, limits: &ImportLimits) -> Result<Parsed, AppError> {
+    parse_with(bytes, file_name, limits, None)
+}
+
+/// [`parse`], reporting [`ImportStage::Reading`] every [`READ_STEP`] rows.
+fn parse_with(
+    bytes: &[u8],
+    file_name: &str,
+    limits: &ImportLimits,
+    progress: Option<&ImportProgress>,
+) -> Result<Parsed, AppError> {
     if bytes.is_empty() {
         return Err(file_error("文件是空的，请选择填好的人员表"));
     }
@@ -392,9 +427,9 @@ pub fn parse(bytes: &[u8], file_name: &str, limits: &ImportLimits) -> Result<Par
                 "文件不是有效的 xlsx 表格；旧版 .xls 请在 Excel 中另存为 .xlsx",
             ));
         }
-        read_xlsx(bytes, limits)
+        read_xlsx(bytes, limits, progress)
     } else if lower.ends_with(".csv") || lower.ends_with(".txt") {
-        read_csv(bytes, limits)
+        read_csv(bytes, limits, progress)
     } else if lower.ends_with(".xls") {
         Err(file_error(
             "不支持旧版 .xls 文件，请在 Excel 中“另存为” .xlsx 后再导入",
@@ -480,6 +515,9 @@ impl HeaderMap {
     }
 }
 
+/// Rows read between two progress reports while a file is read.
+const READ_STEP: usize = 20_000;
+
 /// Collects rows: finds the header (in the first five lines; the first line otherwise), then
 /// turns every later non-empty line into a [`RawRow`].
 struct RowSink<'l> {
@@ -487,15 +525,20 @@ struct RowSink<'l> {
     header: Option<(u32, HeaderMap)>,
     pending: Vec<(u32, Vec<String>)>,
     parsed: Parsed,
+    progress: Option<&'l ImportProgress>,
+    /// Data rows the file seems to have (0: not known), for the progress reports.
+    expected: usize,
 }
 
 impl<'l> RowSink<'l> {
-    fn new(limits: &'l ImportLimits) -> RowSink<'l> {
+    fn new(limits: &'l ImportLimits, progress: Option<&'l ImportProgress>) -> RowSink<'l> {
         RowSink {
             limits,
             header: None,
             pending: Vec::new(),
             parsed: Parsed::default(),
+            progress,
+            expected: 0,
         }
     }
 
@@ -543,6 +586,18 @@ impl<'l> RowSink<'l> {
             }
         }
         self.parsed.rows.push(RawRow { line, cells: out });
+        let read = self.parsed.rows.len();
+        if let Some(p) = self.progress
+            && read.is_multiple_of(READ_STEP)
+        {
+            // The sheet's own count may be wrong (or missing): never past 100 %.
+            let expected = if self.expected >= read {
+                self.expected
+            } else {
+                0
+            };
+            p(ImportStage::Reading, read, expected);
+        }
         Ok(())
     }
 
@@ -589,7 +644,11 @@ fn whole(f: f64) -> Option<String> {
     })
 }
 
-fn read_xlsx(bytes: &[u8], limits: &ImportLimits) -> Result<Parsed, AppError> {
+fn read_xlsx(
+    bytes: &[u8],
+    limits: &ImportLimits,
+    progress: Option<&ImportProgress>,
+) -> Result<Parsed, AppError> {
     use calamine::{DataRef, Reader, Xlsx};
 
     check_zip(bytes, limits)?;
@@ -602,7 +661,9 @@ fn read_xlsx(bytes: &[u8], limits: &ImportLimits) -> Result<Parsed, AppError> {
     let mut reader = book
         .worksheet_cells_reader(&first)
         .map_err(|e| file_error(format!("无法读取工作表“{first}”：{e}")))?;
-    let mut sink = RowSink::new(limits);
+    let mut sink = RowSink::new(limits, progress);
+    // The sheet's declared last row (0-based, so the data rows below a header in line 1).
+    sink.expected = reader.dimensions().end.0 as usize;
     let mut warnings = Vec::new();
     let mut current: Option<(u32, Vec<String>)> = None;
     while let Some(cell) = reader
@@ -676,7 +737,11 @@ fn read_xlsx(bytes: &[u8], limits: &ImportLimits) -> Result<Parsed, AppError> {
     Ok(parsed)
 }
 
-fn read_csv(bytes: &[u8], limits: &ImportLimits) -> Result<Parsed, AppError> {
+fn read_csv(
+    bytes: &[u8],
+    limits: &ImportLimits,
+    progress: Option<&ImportProgress>,
+) -> Result<Parsed, AppError> {
     let text: std::borrow::Cow<'_, str> = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
         Some(rest) => std::str::from_utf8(rest)
             .map_err(|_| file_error("CSV 文件的 UTF-8 编码有误"))?
@@ -694,7 +759,13 @@ fn read_csv(bytes: &[u8], limits: &ImportLimits) -> Result<Parsed, AppError> {
             }
         },
     };
-    let mut sink = RowSink::new(limits);
+    let mut sink = RowSink::new(limits, progress);
+    // Lines after the header; quoted line breaks make it an estimate.
+    sink.expected = text
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        .saturating_sub(1);
     let mut line = 1u32;
     let mut start_line = 1u32;
     let mut cells: Vec<String> = Vec::new();
@@ -1102,7 +1173,7 @@ fn check_all(
             out.extend(p);
         }
         if let Some(p) = progress {
-            p(out.len(), rows.len());
+            p(ImportStage::Checking, out.len(), rows.len());
         }
     }
     out
@@ -1136,10 +1207,18 @@ impl App {
         let region = self.region(actor, region_code.trim()).await?;
         let name = file_name.to_owned();
         let started = std::time::Instant::now();
-        let parsed =
-            tokio::task::spawn_blocking(move || parse(&bytes, &name, &ImportLimits::default()))
-                .await
-                .map_err(|e| AppError::Internal(e.to_string()))??;
+        let report = |stage: ImportStage, done: usize, total: usize| {
+            if let Some(p) = &progress {
+                p(stage, done, total);
+            }
+        };
+        report(ImportStage::Reading, 0, 0);
+        let reading = progress.clone();
+        let parsed = tokio::task::spawn_blocking(move || {
+            parse_with(&bytes, &name, &ImportLimits::default(), reading.as_ref())
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
         let total_rows = parsed.rows.len();
         if !parsed.missing.is_empty() {
             return Ok(Analysis {
@@ -1189,10 +1268,12 @@ impl App {
         let now = self.now();
         let rows = parsed.rows;
         let warnings = parsed.warnings;
+        report(ImportStage::Checking, 0, total_rows);
         let checked = {
             let ctx = Arc::clone(&ctx);
+            let checking = progress.clone();
             tokio::task::spawn_blocking(move || {
-                check_all(&ctx, cipher.as_ref(), &rows, now, progress.as_ref())
+                check_all(&ctx, cipher.as_ref(), &rows, now, checking.as_ref())
             })
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?
@@ -1213,6 +1294,7 @@ impl App {
             }
         }
 
+        report(ImportStage::Duplicates, 0, 0);
         // The same person twice in the file; twice in two households marks both rows.
         let mut bad_lines: HashSet<u32> = HashSet::new();
         let mut first_of: HashMap<&str, usize> = HashMap::new();
@@ -1322,9 +1404,10 @@ impl App {
         region_code: &str,
         bytes: Arc<Vec<u8>>,
         file_name: &str,
+        progress: Option<ImportProgress>,
     ) -> Result<ImportPreview, AppError> {
         let a = self
-            .analyse(actor, region_code, bytes, file_name, None)
+            .analyse(actor, region_code, bytes, file_name, progress)
             .await?;
         let households: HashSet<&HouseholdKey> = a.good.iter().map(|c| &c.household).collect();
         let dwellings: HashSet<(&str, &str, &str)> = a
@@ -1387,7 +1470,7 @@ impl App {
         progress: Option<ImportProgress>,
     ) -> Result<ImportOutcome, AppError> {
         let mut a = self
-            .analyse(actor, region_code, bytes, file_name, progress)
+            .analyse(actor, region_code, bytes, file_name, progress.clone())
             .await?;
         let mut outcome = ImportOutcome {
             summary: None,
@@ -1418,6 +1501,8 @@ impl App {
         }
         let mut rows: Vec<ImportRow> = a.good.into_iter().map(|c| c.row).collect();
         let mut errors = a.errors;
+        let writing =
+            progress.map(|p| move |done: usize, total: usize| p(ImportStage::Writing, done, total));
         // A row the store still refuses (an existing household that already has a head, an ID
         // registered meanwhile) is left out and the rest tried again, a few times at most.
         for _ in 0..5 {
@@ -1428,7 +1513,17 @@ impl App {
                 detail.clone(),
             );
             let started = std::time::Instant::now();
-            match self.store.import_people(&rows, &audit, self.now()).await {
+            if let Some(w) = &writing {
+                w(0, rows.len());
+            }
+            let written = writing
+                .as_ref()
+                .map(|w| w as &(dyn Fn(usize, usize) + Send + Sync));
+            match self
+                .store
+                .import_people(&rows, &audit, self.now(), written)
+                .await
+            {
                 Ok(summary) => {
                     tracing::info!(
                         persons = summary.persons,

@@ -107,6 +107,7 @@ pub fn routes() -> Router<AppState> {
             )),
         )
         .route("/people/import/confirm", post(people_import::confirm))
+        .route("/people/import/jobs/{file}", get(people_import::job))
         .route("/people/import/errors/{file}", get(people_import::errors))
         .route("/people/export.xlsx", get(people_import::export))
 }
