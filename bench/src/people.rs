@@ -250,9 +250,7 @@ pub fn query(kind: &str, i: u64) -> String {
         "initials" => jinlin_domain::people::name_pinyin(&r.name).1,
         // One in ten has no mobile: the next resident who has one (an empty query would list
         // the whole district instead of searching).
-        "phone" => (i..)
-            .find_map(|j| resident(j).phone)
-            .unwrap_or_default(),
+        "phone" => (i..).find_map(|j| resident(j).phone).unwrap_or_default(),
         _ => r.id_number,
     }
 }

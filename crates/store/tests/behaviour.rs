@@ -202,6 +202,22 @@ fn columns_in_sql(sql: &str) -> Columns {
             out.insert((name.trim().to_string(), column.to_string(), nullable));
             continue;
         }
+        // ALTER TABLE t RENAME COLUMN a TO b;
+        if let Some(rest) = t.strip_prefix("ALTER TABLE ")
+            && let Some((name, cols)) = rest.split_once(" RENAME COLUMN ")
+            && let Some((from, to)) = cols.trim_end_matches(';').split_once(" TO ")
+        {
+            let name = name.trim().to_string();
+            let old = out
+                .iter()
+                .find(|(t, c, _)| *t == name && c == from.trim())
+                .cloned();
+            if let Some(old) = old {
+                out.remove(&old);
+                out.insert((name, to.trim().to_string(), old.2));
+            }
+            continue;
+        }
         if let Some(rest) = t.strip_prefix("CREATE TABLE ") {
             let name = rest.split_whitespace().next().unwrap_or_default();
             table = Some(name.trim_end_matches('(').to_string());
@@ -301,6 +317,8 @@ async fn schemas_of_both_databases_match() {
         include_str!("../migrations/sqlite/0005_worklists.sql"),
         include_str!("../migrations/sqlite/0006_open311.sql"),
         include_str!("../migrations/sqlite/0007_people.sql"),
+        include_str!("../migrations/sqlite/0008_people_search.sql"),
+        include_str!("../migrations/sqlite/0009_people_masks.sql"),
     ]
     .concat();
     let postgres_sql = [
@@ -311,6 +329,8 @@ async fn schemas_of_both_databases_match() {
         include_str!("../migrations/postgres/0005_worklists.sql"),
         include_str!("../migrations/postgres/0006_open311.sql"),
         include_str!("../migrations/postgres/0007_people.sql"),
+        include_str!("../migrations/postgres/0008_people_search.sql"),
+        include_str!("../migrations/postgres/0009_people_masks.sql"),
     ]
     .concat();
     let db = TestDb::create(Backend::Sqlite).await.unwrap();

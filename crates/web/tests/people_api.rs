@@ -157,7 +157,10 @@ async fn search_jurisdiction_and_reveal() {
         let line = h.find(&desk, &initials, &building, &name).await;
         let id = line["id"].as_i64().unwrap();
         let masked = line["id_number"].as_str().unwrap();
-        assert_eq!(masked, format!("{}{}{}", &id_number[..3], "*".repeat(11), &id_number[14..]));
+        assert_eq!(
+            masked,
+            format!("{}{}{}", &id_number[..3], "*".repeat(11), &id_number[14..])
+        );
         assert!(line["phone"].as_str().unwrap().contains("****"));
 
         // So does the ID number itself, and the person's file is masked too.
