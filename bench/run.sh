@@ -76,7 +76,7 @@ for backend in $BACKENDS; do
     # One client gives a search's own latency; sixteen at once, with no pause between
     # requests, the throughput of the two cores (and latency while they are saturated).
     for clients in $PEOPLE_CLIENTS; do
-      for kind in name initials phone id; do
+      for kind in name initials phone id browse; do
         run --scenario people --kind "$kind" --people "$PEOPLE" --token "$LEADER" --clients "$clients"
       done
       for kind in name initials; do

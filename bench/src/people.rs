@@ -242,12 +242,14 @@ pub async fn fill_people(
     Ok(())
 }
 
-/// The query of kind `kind` for person `i`: `name`, `initials`, `phone` or `id`.
+/// The query of kind `kind` for person `i`: `name`, `initials`, `phone` or `id`; `browse` is
+/// no query at all (the list of everyone in the jurisdiction, as the page first opens).
 pub fn query(kind: &str, i: u64) -> String {
     let r = resident(i);
     match kind {
         "name" => r.name,
         "initials" => jinlin_domain::people::name_pinyin(&r.name).1,
+        "browse" => String::new(),
         // One in ten has no mobile: the next resident who has one (an empty query would list
         // the whole district instead of searching).
         "phone" => (i..).find_map(|j| resident(j).phone).unwrap_or_default(),

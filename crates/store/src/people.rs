@@ -274,8 +274,8 @@ pub struct PersonFilter {
     pub region_id: Option<i64>,
     /// Lets sensitive tags be searched for and listed in the results.
     pub include_sensitive_tags: bool,
-    /// Name and pinyin matches counted and listed at most (0: [`SEARCH_CAP`]); an export asks
-    /// for its own row limit.
+    /// Matches counted (and name and pinyin matches listed) at most, plus one to tell "more"
+    /// (0: [`SEARCH_CAP`]); an export asks for its own row limit.
     pub cap: i64,
     pub page: u32,
     pub page_size: u32,
@@ -2032,8 +2032,11 @@ impl Store {
                 .collect();
             (Some(page), total)
         } else {
-            let mut count = Sql::new("SELECT COUNT(*) AS n FROM persons p");
+            // Counted up to the cap too: the leader's list of a whole district would otherwise
+            // count millions of index entries for a number the page shows as "more than".
+            let mut count = Sql::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM persons p");
             where_(&mut count);
+            count.push(" LIMIT ").bind(cap + 1).push(") AS c");
             let total: i64 = count
                 .into_query()
                 .fetch_one(self.reader())
