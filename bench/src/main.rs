@@ -78,7 +78,7 @@ enum Command {
         lng: f64,
         #[arg(long, default_value = "")]
         category: String,
-        /// For `people`: `name`, `initials`, `phone` or `id`, asked of residents 0..`--people`.
+        /// For `people`: `name`, `initials`, `phone`, `id` (of residents 0..`--people`) or `browse`.
         #[arg(long, default_value = "name")]
         kind: String,
         #[arg(long, default_value_t = 1_000_000)]
