@@ -6,8 +6,8 @@
 #                   and the grid worker's "我的任务" page
 #   (c) statistics  GET /stats/data.json and the /stats page for the district, last 365 days
 #   (d) people      GET /api/v1/people?q=… by name, pinyin initials, phone and ID number, as
-#                   the district leader (all PEOPLE residents) and a community desk, with 1 and
-#                   with 16 clients (PEOPLE_CLIENTS)
+#                   the district leader (all PEOPLE residents) and a community desk: 1 client;
+#                   16 at PEOPLE_RATE (100) a second; 16 flat out
 # Every run prints one JSON line; all lines go to bench/results/<date>-<backend>.jsonl.
 #
 #   bench/run.sh                      # 1,000,000 cases, 5,000,000 residents, both databases
@@ -22,7 +22,7 @@ ROOT=$(pwd)
 CASES=${CASES:-1000000}
 PEOPLE=${PEOPLE:-5000000}
 SECS=${SECONDS_PER_RUN:-20}
-PEOPLE_CLIENTS=${PEOPLE_CLIENTS:-1 16}
+PEOPLE_RATE=${PEOPLE_RATE:-100}
 BACKENDS=${BACKENDS:-sqlite postgres}
 PG=${JINLIN_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -73,14 +73,16 @@ for backend in $BACKENDS; do
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
   run() { "$BENCH" load --addr "127.0.0.1:$PORT" --seconds "$SECS" --label "$backend" "$@" | tee -a "$OUT"; }
   if [ "$PEOPLE" -gt 0 ]; then
-    # One client gives a search's own latency; sixteen at once, with no pause between
-    # requests, the throughput of the two cores (and latency while they are saturated).
-    for clients in $PEOPLE_CLIENTS; do
+    # One client gives a search's own latency; sixteen at PEOPLE_RATE searches a second, the
+    # latency under a busy district's load; sixteen with no pause between requests, the
+    # throughput of the two cores (and latency while they are saturated).
+    for mode in "1 0" "16 $PEOPLE_RATE" "16 0"; do
+      read -r clients rate <<< "$mode"
       for kind in name initials phone id browse; do
-        run --scenario people --kind "$kind" --people "$PEOPLE" --token "$LEADER" --clients "$clients"
+        run --scenario people --kind "$kind" --people "$PEOPLE" --token "$LEADER" --clients "$clients" --rate "$rate"
       done
       for kind in name initials; do
-        run --scenario people --kind "$kind" --people "$PEOPLE" --token "$DESK" --clients "$clients"
+        run --scenario people --kind "$kind" --people "$PEOPLE" --token "$DESK" --clients "$clients" --rate "$rate"
       done
     done
   fi

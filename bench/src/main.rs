@@ -87,6 +87,11 @@ enum Command {
         clients: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        /// Requests a second from all clients together, each sent at its time whether or not
+        /// the one before has come back late (latency counts from that time); 0: each client
+        /// sends the next as soon as it has the answer.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
         /// A label for the JSON line (e.g. the database).
         #[arg(long, default_value = "")]
         label: String,
@@ -126,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
             people,
             clients,
             seconds,
+            rate,
             label,
         } => {
             let spec = Arc::new(LoadSpec {
@@ -141,7 +147,7 @@ async fn main() -> anyhow::Result<()> {
                 kind,
                 people,
             });
-            load(spec, clients, Duration::from_secs(seconds), &label).await
+            load(spec, clients, rate, Duration::from_secs(seconds), &label).await
         }
     }
 }
@@ -405,6 +411,7 @@ async fn sign_in(conn: &mut http::Conn, user: &str, password: &str) -> anyhow::R
 async fn load(
     spec: Arc<LoadSpec>,
     clients: usize,
+    rate: f64,
     duration: Duration,
     label: &str,
 ) -> anyhow::Result<()> {
@@ -430,9 +437,20 @@ async fn load(
             let mut errors = 0u64;
             let mut n = 0u64;
             let mut pick = Rng(0x5DEE_CE66_D1CE_4E5B ^ (client as u64 + 1).wrapping_mul(0x9E37));
+            // At a fixed rate the clients take turns: client c sends at c/rate, (c + clients)/rate …
+            let every = (rate > 0.0).then(|| Duration::from_secs_f64(clients as f64 / rate));
+            let mut due = started + every.map_or(Duration::ZERO, |e| e * client as u32 / clients as u32);
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let t0 = Instant::now();
+                let t0 = match every {
+                    Some(e) => {
+                        tokio::time::sleep_until(due.into()).await;
+                        let t = due;
+                        due += e;
+                        t
+                    }
+                    None => Instant::now(),
+                };
                 let reply = if spec.scenario == "intake" {
                     let body = format!(
                         "{{\"category\":\"{}\",\"description\":\"压测上报 {client}-{n}：楼道灯不亮\",\"lat\":{},\"lng\":{}}}",
@@ -499,6 +517,7 @@ async fn load(
             },
             "people": (spec.scenario == "people").then_some(spec.people),
             "clients": clients,
+            "rate": (rate > 0.0).then_some(rate),
             "seconds": (elapsed * 10.0).round() / 10.0,
             "ok": all.len(),
             "errors": errors,

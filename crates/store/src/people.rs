@@ -1254,8 +1254,14 @@ enum KeyScope<'a> {
     /// On each row's `region_path` (the range selects `id`).
     Rows(&'a (String, String)),
     /// In the index, on the building (`region_id`) each key is stored with: the buildings whose
-    /// path lies in every one of these ranges (the range selects `id, region_id`).
-    Buildings(Vec<&'a (String, String)>),
+    /// path lies in every one of these ranges (the range selects `id, region_id`). SQLite walks
+    /// the key's index in order and looks each building up in the list it builds once.
+    InRegions(Vec<&'a (String, String)>),
+    /// The same on PostgreSQL, with the buildings' ids written out: given `IN (SELECT …)` it
+    /// joins building by building, each join reading the key's whole range (seconds for two
+    /// common initials), and an array from a subquery is searched linearly for every index
+    /// entry; a list of constants is hashed and tested on each entry in key order.
+    Ids(Vec<i64>),
     /// The scope holds every person (the range selects `id, region_id`).
     All,
 }
@@ -1266,7 +1272,7 @@ enum KeyScope<'a> {
 fn key_range(sql: &mut Sql, key: &KeyIndex, lo: &str, hi: &str, scope: &KeyScope<'_>, cap: i64) {
     let cols = match scope {
         KeyScope::Rows(_) => "id",
-        KeyScope::Buildings(_) | KeyScope::All => "id, region_id",
+        KeyScope::InRegions(_) | KeyScope::Ids(_) | KeyScope::All => "id, region_id",
     };
     sql.push("SELECT ")
         .push(cols)
@@ -1288,7 +1294,7 @@ fn key_range(sql: &mut Sql, key: &KeyIndex, lo: &str, hi: &str, scope: &KeyScope
                 .push(" AND region_path < ")
                 .bind(range.1.as_str());
         }
-        KeyScope::Buildings(ranges) => {
+        KeyScope::InRegions(ranges) => {
             sql.push(" AND region_id IN (SELECT id FROM regions");
             for (i, range) in ranges.iter().enumerate() {
                 sql.push(if i == 0 { " WHERE" } else { " AND" })
@@ -1298,6 +1304,12 @@ fn key_range(sql: &mut Sql, key: &KeyIndex, lo: &str, hi: &str, scope: &KeyScope
                     .bind(range.1.as_str());
             }
             sql.push(")");
+        }
+        KeyScope::Ids(list) => {
+            // `+ 0` keeps the list a filter on each entry rather than one index probe per id.
+            sql.push(" AND region_id + 0 IN (")
+                .push_ints(list)
+                .push(")");
         }
         KeyScope::All => {}
     }
@@ -1858,6 +1870,23 @@ impl Store {
             .collect()
     }
 
+    /// The ids of the regions whose path lies in every one of `ranges`.
+    async fn region_ids_within(
+        &self,
+        ranges: &[&(String, String)],
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut sql = Sql::new("SELECT id FROM regions");
+        for (i, range) in ranges.iter().enumerate() {
+            sql.push(if i == 0 { " WHERE" } else { " AND" })
+                .push(" path >= ")
+                .bind(range.0.as_str())
+                .push(" AND path < ")
+                .bind(range.1.as_str());
+        }
+        let rows = sql.into_query().fetch_all(self.reader()).await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
     /// Whether `scope_path` is everything: `/`, or the only root region (a single district).
     async fn holds_every_person(&self, scope_path: &str) -> Result<bool, StoreError> {
         if scope_path == "/" {
@@ -1980,57 +2009,82 @@ impl Store {
             || f.phone_bidx.as_deref().is_some_and(|s| !s.is_empty());
         let (limit, offset) = page_bounds(f.page, f.page_size);
         let (page_ids, total) = if keyed {
-            // A keyed search matches a bounded set (the caps, or one number): it is read once,
-            // as (id, place), and counted and paged here instead of in a second statement.
+            // A keyed search matches a bounded set (the caps, or one number), read once.
             let only_keys = f.address.as_deref().is_none_or(|s| s.trim().is_empty())
                 && f.tag_code.as_deref().is_none_or(str::is_empty)
                 && f.id_bidx.as_deref().is_none_or(str::is_empty)
                 && f.phone_bidx.as_deref().is_none_or(str::is_empty)
                 && (name_range.is_some() != pinyin.is_some());
-            let rows = if only_keys {
-                // Name or pinyin alone: the indexes hold the key and the building, so the scope
-                // is tested in the index and no person row is read until the page.
-                let ranges = [Some(&scope), narrow.as_ref()];
-                let key_scope =
-                    if narrow.is_none() && self.holds_every_person(&f.scope_path).await? {
-                        KeyScope::All
-                    } else {
-                        KeyScope::Buildings(ranges.into_iter().flatten().collect())
-                    };
-                let mut sql = Sql::new("SELECT k.id, r.path AS region_path FROM (");
-                let (keys, (lo, hi)): (&[KeyIndex], _) = match (&name_range, &pinyin) {
-                    (Some(b), _) => (&NAME_KEYS, b),
-                    (None, Some(b)) => (&PY_KEYS, b),
-                    (None, None) => (&[], &(String::new(), String::new())),
-                };
-                for (i, key) in keys.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(" UNION ALL ");
-                    }
-                    key_range(&mut sql, key, lo, hi, &key_scope, cap);
-                }
-                sql.push(") AS k JOIN regions r ON r.id = k.region_id");
-                sql.into_query().fetch_all(self.reader()).await?
-            } else {
-                let mut sql = Sql::new("SELECT p.id, p.region_path FROM persons p");
-                where_(&mut sql);
-                sql.into_query().fetch_all(self.reader()).await?
-            };
-            let mut found: Vec<(String, i64)> = rows
-                .iter()
-                .map(|r| Ok((r.try_get("region_path")?, r.try_get("id")?)))
-                .collect::<Result<_, StoreError>>()?;
-            // One person can match in two indexes (林林 for 林).
-            found.sort_unstable();
-            found.dedup();
-            let total = i64::try_from(found.len()).unwrap_or(i64::MAX);
-            let page: Vec<i64> = found
+            let ranges: Vec<&(String, String)> = [Some(&scope), narrow.as_ref()]
                 .into_iter()
-                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-                .take(usize::try_from(limit).unwrap_or(0))
-                .map(|(_, id)| id)
+                .flatten()
                 .collect();
-            (Some(page), total)
+            let key_scope = if !only_keys {
+                None
+            } else if narrow.is_none() && self.holds_every_person(&f.scope_path).await? {
+                Some(KeyScope::All)
+            } else if self.backend() == Backend::Postgres {
+                let ids = self.region_ids_within(&ranges).await?;
+                if ids.is_empty() {
+                    return Ok((Vec::new(), 0));
+                }
+                Some(KeyScope::Ids(ids))
+            } else {
+                Some(KeyScope::InRegions(ranges))
+            };
+            // The matches as (id, region_path), each person once.
+            let matches = |sql: &mut Sql| match &key_scope {
+                Some(key_scope) => {
+                    // Name or pinyin alone: the indexes hold the key and the building, so the
+                    // scope is tested in the index and no person row is read until the page.
+                    // UNION, not UNION ALL: one person can match in two indexes (林林 for 林).
+                    let (keys, (lo, hi)): (&[KeyIndex], _) = match (&name_range, &pinyin) {
+                        (Some(b), _) => (&NAME_KEYS, b),
+                        (None, Some(b)) => (&PY_KEYS, b),
+                        (None, None) => (&[], &(String::new(), String::new())),
+                    };
+                    sql.push("SELECT k.id, r.path AS region_path FROM (");
+                    for (i, key) in keys.iter().enumerate() {
+                        if i > 0 {
+                            sql.push(" UNION ");
+                        }
+                        key_range(sql, key, lo, hi, key_scope, cap);
+                    }
+                    sql.push(") AS k JOIN regions r ON r.id = k.region_id");
+                }
+                None => {
+                    sql.push("SELECT p.id, p.region_path FROM persons p");
+                    where_(sql);
+                }
+            };
+            // One statement pages and counts them, so only the page's ids leave the database.
+            let mut page = Sql::new("SELECT m.id, COUNT(*) OVER () AS n FROM (");
+            matches(&mut page);
+            page.push(") AS m ORDER BY m.region_path, m.id LIMIT ")
+                .bind(limit)
+                .push(" OFFSET ")
+                .bind(offset);
+            let rows = page.into_query().fetch_all(self.reader()).await?;
+            let total = match rows.first() {
+                Some(r) => r.try_get("n")?,
+                None if offset == 0 => 0,
+                None => {
+                    // Past the last page: the count alone.
+                    let mut count = Sql::new("SELECT COUNT(*) AS n FROM (");
+                    matches(&mut count);
+                    count.push(") AS m");
+                    count
+                        .into_query()
+                        .fetch_one(self.reader())
+                        .await?
+                        .try_get("n")?
+                }
+            };
+            let ids = rows
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<Vec<i64>, _>>()?;
+            (Some(ids), total)
         } else {
             // Counted up to the cap too: the leader's list of a whole district would otherwise
             // count millions of index entries for a number the page shows as "more than".

@@ -85,6 +85,19 @@ impl Sql {
         self
     }
 
+    /// Appends integers as literals, `1,2,3`: for a list PostgreSQL should see as constants
+    /// (it hashes a constant `IN` list; bound values it searches one by one). Integers only, so
+    /// nothing but digits, signs and commas reaches the text.
+    pub(crate) fn push_ints(&mut self, values: &[i64]) -> &mut Sql {
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.text.push(',');
+            }
+            self.text.push_str(&v.to_string());
+        }
+        self
+    }
+
     /// Appends the next placeholder (`$N`, or `?` in a SQLite bulk statement) and remembers
     /// its value.
     pub(crate) fn bind(&mut self, value: impl Into<Val>) -> &mut Sql {

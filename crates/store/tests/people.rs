@@ -441,11 +441,24 @@ async fn persons_are_found_by_each_key() {
         assert_eq!(names(s, &PersonFilter { name: Some("wANG".into()), ..filter(all) }).await, ["Wang 50%_x"]);
         assert!(names(s, &PersonFilter { name: Some("%".into()), ..filter(all) }).await.len() == 1);
 
+        // A keyed search pages and counts too, also past its last page.
+        {
+            let by_zhang = PersonFilter { name: Some("张".into()), page_size: 1, ..filter(all) };
+            let (first, total) = s.search_persons(&by_zhang).await.unwrap();
+            assert_eq!((first.len(), total), (1, 2));
+            let (second, total) = s.search_persons(&PersonFilter { page: 2, ..by_zhang.clone() }).await.unwrap();
+            assert_eq!((second.len(), total), (1, 2));
+            assert_ne!(first[0].id, second[0].id);
+            let (past, total) = s.search_persons(&PersonFilter { page: 9, ..by_zhang.clone() }).await.unwrap();
+            assert_eq!((past.len(), total), (0, 2));
+        }
+
         // Pinyin prefix, full or initials, any case.
         assert_eq!(names(s, &PersonFilter { pinyin: Some("zhang".into()), ..filter(all) }).await, ["张三", "张四丰"]);
         assert_eq!(names(s, &PersonFilter { pinyin: Some("zhangs".into()), ..filter(all) }).await, ["张三", "张四丰"]);
         assert_eq!(names(s, &PersonFilter { pinyin: Some("zhangsa".into()), ..filter(all) }).await, ["张三"]);
         assert_eq!(names(s, &PersonFilter { pinyin: Some("ZSF".into()), ..filter(all) }).await, ["张四丰"]);
+        // `l` starts both lina and ln: 李娜 is listed once.
         assert_eq!(names(s, &PersonFilter { pinyin: Some("l".into()), ..filter(all) }).await, ["李娜"]);
         assert!(matches!(
             s.search_persons(&PersonFilter { pinyin: Some("张".into()), ..filter(all) }).await,
