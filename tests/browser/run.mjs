@@ -1198,7 +1198,7 @@ async function scenario(label, base, prefix) {
       const row = page.locator('table.people-table tbody tr', { hasText: '覃雪梅' });
       assert((await row.count()) === 1, 'qxm does not find 覃雪梅');
       const cells = await row.locator('td').allInnerTexts();
-      assert(/\*{14}\d{3}[\dX]$/.test(cells[3]), `the ID is not masked: ${cells[3]}`);
+      assert(/^\d{3}\*{11}\d{3}[\dX]$/.test(cells[3]), `the ID is not masked as 350***********1234: ${cells[3]}`);
       assert(!cells[3].startsWith('3505'), 'the ID shows in the clear');
       assert(cells[7].includes('独居老人'), `the care tag is not shown: ${cells[7]}`);
       await assertNoHorizontalScroll(page);
