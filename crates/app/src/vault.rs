@@ -338,10 +338,13 @@ impl FieldCipher for KeyRing {
         let mut mac = hmac_sha256(&column_key[..])?;
         mac.update(normalised.as_bytes());
         let tag = mac.finalize().into_bytes();
-        Ok(tag[..INDEX_LEN]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect())
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = String::with_capacity(INDEX_LEN * 2);
+        for b in &tag[..INDEX_LEN] {
+            hex.push(char::from(HEX[usize::from(b >> 4)]));
+            hex.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+        Ok(hex)
     }
 }
 

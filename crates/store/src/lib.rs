@@ -337,10 +337,15 @@ impl Store {
     /// Starts a write transaction: `BEGIN IMMEDIATE` on SQLite (take the write lock up front,
     /// no BUSY on upgrade), a plain `BEGIN` on PostgreSQL.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.writer.begin().await?,
-        })
+        Ok(self.writer.begin_with(self.begin_statement()).await?)
+    }
+
+    /// The statement [`Store::begin_write`] begins with, for a connection already in hand.
+    pub(crate) fn begin_statement(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
     }
 
     /// Applies every pending migration, each in its own transaction together with its row in

@@ -19,7 +19,7 @@
 //! Codes (dwelling use, occupancy, gender, access actions) are plain strings; the domain types
 //! come later. Relation and residence-status codes are only checked for shape here.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -1096,7 +1096,7 @@ const MAX_BINDS: usize = 30_000;
 /// Inserts `count` rows with multi-row INSERTs of up to [`MAX_BINDS`] values each; `row(i)`
 /// gives the values of row `i`, asked for only when its statement is built (an import never
 /// holds all rows' values at once). `head` is `INSERT INTO t (a, b, …) VALUES `; every row has
-/// `width` values.
+/// `width` values. On PostgreSQL the rows go as JSON instead ([`insert_many_json`]).
 async fn insert_many<R: IntoIterator<Item = Val>>(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -1105,6 +1105,12 @@ async fn insert_many<R: IntoIterator<Item = Val>>(
     count: usize,
     row: impl Fn(usize) -> R,
 ) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres
+        && count > 1
+        && let Some((table, columns)) = parse_insert_head(head)
+    {
+        return insert_many_json(conn, table, &columns, count, row).await;
+    }
     let per_chunk = (MAX_BINDS / width.max(1)).max(1);
     let mut start = 0;
     while start < count {
@@ -1121,6 +1127,130 @@ async fn insert_many<R: IntoIterator<Item = Val>>(
     Ok(())
 }
 
+/// The table and columns of `INSERT INTO t (a, b, …) VALUES `.
+fn parse_insert_head(head: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = head.strip_prefix("INSERT INTO ")?;
+    let (table, rest) = rest.split_once(" (")?;
+    let (columns, _) = rest.split_once(") VALUES")?;
+    let columns: Vec<&str> = columns.split(',').map(str::trim).collect();
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    (plain(table) && columns.iter().all(|c| plain(c))).then_some((table, columns))
+}
+
+/// Rows in one JSON document per statement on PostgreSQL.
+const JSON_ROWS: usize = 10_000;
+
+/// PostgreSQL: the rows as one JSON array of arrays per statement, unpacked by the server
+/// (`jsonb_array_elements`, a cast per column). Thirty thousand bound values per `VALUES`
+/// statement cost the server more to plan and both sides more to encode than the inserts
+/// themselves, and the client and server took turns instead of working at once.
+async fn insert_many_json<R: IntoIterator<Item = Val>>(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &[&str],
+    count: usize,
+    row: impl Fn(usize) -> R,
+) -> Result<(), sqlx::Error> {
+    let types: HashMap<String, String> = sqlx::query(
+        "SELECT CAST(column_name AS TEXT) AS c, CAST(data_type AS TEXT) AS t \
+         FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = $1",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("c")?, r.try_get("t")?)))
+    .collect::<Result<_, sqlx::Error>>()?;
+    let mut select = Vec::with_capacity(columns.len());
+    for (k, c) in columns.iter().enumerate() {
+        let ty = match types.get(*c).map(String::as_str) {
+            Some(t @ ("bigint" | "integer" | "text" | "double precision")) => t,
+            _ => {
+                return Err(sqlx::Error::Protocol(format!(
+                    "bulk insert into {table}: column {c} has no JSON cast"
+                )));
+            }
+        };
+        select.push(format!("CAST(r ->> {k} AS {ty})"));
+    }
+    let sql = format!(
+        "INSERT INTO {table} ({}) SELECT {} FROM jsonb_array_elements(CAST($1 AS JSONB)) AS r",
+        columns.join(", "),
+        select.join(", ")
+    );
+    let mut start = 0;
+    let mut doc = String::new();
+    let clock = std::time::Instant::now();
+    let mut server = std::time::Duration::ZERO;
+    while start < count {
+        let end = count.min(start + JSON_ROWS);
+        doc.clear();
+        doc.push('[');
+        for i in start..end {
+            if i > start {
+                doc.push(',');
+            }
+            doc.push('[');
+            for (k, v) in row(i).into_iter().enumerate() {
+                if k > 0 {
+                    doc.push(',');
+                }
+                push_json(&mut doc, &v);
+            }
+            doc.push(']');
+        }
+        doc.push(']');
+        let t = std::time::Instant::now();
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(doc.as_str())
+            .execute(&mut *conn)
+            .await?;
+        server += t.elapsed();
+        start = end;
+    }
+    tracing::debug!(
+        table,
+        count,
+        ms = clock.elapsed().as_millis(),
+        server_ms = server.as_millis(),
+        "bulk insert"
+    );
+    Ok(())
+}
+
+/// One value as JSON: numbers bare, text quoted and escaped, missing (or not finite) `null`.
+fn push_json(out: &mut String, v: &Val) {
+    use std::fmt::Write as _;
+    match v {
+        Val::Int(Some(n)) => {
+            let _ = write!(out, "{n}");
+        }
+        Val::Float(Some(f)) if f.is_finite() => {
+            let _ = write!(out, "{f:?}");
+        }
+        Val::Text(Some(t)) => {
+            out.push('"');
+            for ch in t.chars() {
+                match ch {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    c if (c as u32) < 0x20 => {
+                        let _ = write!(out, "\\u{:04x}", c as u32);
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+        _ => out.push_str("null"),
+    }
+}
+
 /// `n` fresh ids of `table`, ascending (SQLite: after MAX(id) under the write lock of
 /// `BEGIN IMMEDIATE`; PostgreSQL: from the identity sequence).
 async fn reserve_ids(
@@ -1128,12 +1258,26 @@ async fn reserve_ids(
     backend: Backend,
     table: &'static str,
     n: usize,
+    locked: bool,
 ) -> Result<Vec<i64>, StoreError> {
     if n == 0 {
         return Ok(Vec::new());
     }
     let n = i64::try_from(n).map_err(|_| bad("一次导入的数据过多"))?;
     match backend {
+        Backend::Postgres if locked => {
+            // Nobody else inserts into the locked table, so nobody else draws from its
+            // sequence: one jump instead of a million nextval calls (seven seconds).
+            let hi: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST(setval(pg_get_serial_sequence('{table}', 'id'), \
+                 nextval(pg_get_serial_sequence('{table}', 'id')) + $1 - 1) AS BIGINT) AS hi"
+            )))
+            .bind(n)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("hi")?;
+            Ok((hi - n + 1..=hi).collect())
+        }
         Backend::Sqlite => {
             let max: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS m FROM {table}"
@@ -1144,18 +1288,22 @@ async fn reserve_ids(
             Ok((max + 1..=max + n).collect())
         }
         Backend::Postgres => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT CAST(nextval(pg_get_serial_sequence('{table}', 'id')) AS BIGINT) AS id \
-                 FROM generate_series(1, $1)"
+            // The values come back as runs (one, unless other sessions took values meanwhile):
+            // a million rows of one id each took seconds to fetch.
+            let runs = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "WITH v AS (SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id \
+                 FROM generate_series(1, $1)), \
+                 r AS (SELECT id, id - row_number() OVER (ORDER BY id) AS run FROM v) \
+                 SELECT CAST(MIN(id) AS BIGINT) AS lo, CAST(MAX(id) AS BIGINT) AS hi \
+                 FROM r GROUP BY run ORDER BY lo"
             )))
             .bind(n)
             .fetch_all(&mut *conn)
             .await?;
-            let mut ids = rows
-                .iter()
-                .map(|r| r.try_get::<i64, _>("id"))
-                .collect::<Result<Vec<_>, _>>()?;
-            ids.sort_unstable();
+            let mut ids = Vec::with_capacity(usize::try_from(n).unwrap_or_default());
+            for r in &runs {
+                ids.extend(r.try_get::<i64, _>("lo")?..=r.try_get::<i64, _>("hi")?);
+            }
             Ok(ids)
         }
     }
@@ -2691,6 +2839,113 @@ fn distinct<K: std::hash::Hash + Eq + Clone>(keys: impl Iterator<Item = K>) -> V
     out
 }
 
+/// An identifier from the catalogue, quoted all the same.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Imports of fewer persons than this keep their indexes: writing a few thousand entries is
+/// quicker than building an index again.
+const REBUILD_MIN: usize = 5_000;
+
+/// Before a large import into a small register: drops the secondary indexes (and on
+/// PostgreSQL the foreign keys) of the tables it fills and returns the statements that build
+/// them again, to run once the rows are in.
+///
+/// Entering a million persons into eight indexes in random key order costs SQLite about five
+/// times what sorting them into fresh indexes does, and PostgreSQL checks every foreign key
+/// row by row. Worth it while the rows already there (which the rebuild reads too) are at most
+/// twice the new ones. All of it is inside the import's transaction: until it commits, other
+/// connections see the old indexes (SQLite) or wait for the people tables (PostgreSQL, where
+/// dropping an index locks its table); a rollback puts everything back as it was.
+async fn drop_for_bulk_load(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    new_persons: usize,
+) -> Result<Vec<String>, StoreError> {
+    if new_persons < REBUILD_MIN {
+        return Ok(Vec::new());
+    }
+    let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM persons")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?;
+    if usize::try_from(existing).unwrap_or(usize::MAX) > new_persons.saturating_mul(2) {
+        return Ok(Vec::new());
+    }
+    if backend == Backend::Postgres {
+        // Dropping an index locks its table anyway: all five at once, in one order.
+        sqlx::query(
+            "LOCK TABLE dwellings, households, persons, household_members, person_tags \
+             IN ACCESS EXCLUSIVE MODE",
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    // The secondary indexes only: not those behind a primary key or a constraint.
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+             AND tbl_name IN ('dwellings', 'households', 'persons', 'household_members', \
+             'person_tags') \
+             ORDER BY name"
+        }
+        Backend::Postgres => {
+            "SELECT CAST(c.relname AS TEXT) AS name, pg_get_indexdef(c.oid) AS sql \
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_class t ON t.oid = i.indrelid \
+             WHERE t.relnamespace = CAST(current_schema() AS regnamespace) \
+             AND t.relname IN ('dwellings', 'households', 'persons', 'household_members', \
+             'person_tags') \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid) \
+             ORDER BY c.relname"
+        }
+    };
+    let mut creates = Vec::new();
+    for r in sqlx::query(sql).fetch_all(&mut *conn).await? {
+        let name: String = r.try_get("name")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX {}", quoted(&name))))
+            .execute(&mut *conn)
+            .await?;
+        creates.push(r.try_get("sql")?);
+    }
+    if backend == Backend::Postgres {
+        // PostgreSQL checks each new row's foreign keys one by one (about 4.5 s a million);
+        // adding a key back checks all rows in one join.
+        let keys = sqlx::query(
+            "SELECT CAST(conrelid::regclass AS TEXT) AS tbl, CAST(conname AS TEXT) AS name, \
+             pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype = 'f' \
+             AND connamespace = CAST(current_schema() AS regnamespace) \
+             AND CAST(conrelid::regclass AS TEXT) IN ('dwellings', 'households', 'persons', \
+             'household_members', 'person_tags') ORDER BY conname",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for r in keys {
+            let table = quoted(&r.try_get::<String, _>("tbl")?);
+            let name = quoted(&r.try_get::<String, _>("name")?);
+            let def: String = r.try_get("def")?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {table} DROP CONSTRAINT {name}"
+            )))
+            .execute(&mut *conn)
+            .await?;
+            creates.push(format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"));
+        }
+    }
+    if backend == Backend::Postgres && !creates.is_empty() {
+        // Sorting a million keys in memory instead of in 64 MB runs on disk (unless the server
+        // already allows more).
+        sqlx::query(
+            "SELECT set_config('maintenance_work_mem', '262144', true) FROM pg_settings \
+             WHERE name = 'maintenance_work_mem' AND CAST(setting AS BIGINT) < 262144",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+    }
+    Ok(creates)
+}
+
 async fn import_on(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -2876,24 +3131,29 @@ async fn import_on(
         household_of_row.push(h);
     }
 
+    tracing::debug!("people import: planned");
+    let rebuild = drop_for_bulk_load(conn, backend, rows.len()).await?;
+    let locked = !rebuild.is_empty();
     // Ids up front, so every row is written in multi-row INSERTs.
     let new_dwellings = dwellings.iter().filter(|d| d.existing.is_none()).count();
     let new_households = households.iter().filter(|h| h.existing.is_none()).count();
-    let mut fresh = reserve_ids(conn, backend, "dwellings", new_dwellings)
+    let mut fresh = reserve_ids(conn, backend, "dwellings", new_dwellings, locked)
         .await?
         .into_iter();
     let dwelling_ids: Vec<i64> = dwellings
         .iter()
         .map(|d| d.existing.or_else(|| fresh.next()).unwrap_or_default())
         .collect();
-    let person_ids = reserve_ids(conn, backend, "persons", rows.len()).await?;
-    let mut fresh = reserve_ids(conn, backend, "households", new_households)
+    let person_ids = reserve_ids(conn, backend, "persons", rows.len(), locked).await?;
+    let mut fresh = reserve_ids(conn, backend, "households", new_households, locked)
         .await?
         .into_iter();
     let household_ids: Vec<i64> = households
         .iter()
         .map(|h| h.existing.or_else(|| fresh.next()).unwrap_or_default())
         .collect();
+
+    let clock = std::time::Instant::now();
 
     let created: Vec<usize> = (0..dwellings.len())
         .filter(|&d| dwellings[d].existing.is_none())
@@ -3049,6 +3309,29 @@ async fn import_on(
     )
     .await?;
 
+    tracing::debug!(
+        ms = clock.elapsed().as_millis(),
+        "people import: rows inserted"
+    );
+    for create in &rebuild {
+        sqlx::query(sqlx::AssertSqlSafe(create.as_str()))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                if is_unique_violation_of(&e, "persons_id_bidx", "persons.id_bidx, persons.tenant")
+                {
+                    ImportStop::IdTaken
+                } else {
+                    ImportStop::Store(StoreError::Db(e))
+                }
+            })?;
+    }
+    tracing::debug!(
+        ms = clock.elapsed().as_millis(),
+        indexes = rebuild.len(),
+        "people import: indexes built"
+    );
+
     let tenant = building(0).tenant.clone();
     let audit = targeted(audit, || format!("persons:{}", rows.len()));
     insert_audit(conn, &audit, Some(&tenant), now).await?;
@@ -3105,26 +3388,70 @@ impl Store {
                 }
             })
             .collect();
-        for (r, &line) in rows.iter().zip(&lines) {
-            check_import_row(r).map_err(|e| at_line(line, e))?;
+        // A million rows take a second to check on one core.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8));
+        let part = rows.len().div_ceil(threads).max(1);
+        let first_bad = std::thread::scope(|s| {
+            let checks: Vec<_> = rows
+                .chunks(part)
+                .zip(lines.chunks(part))
+                .map(|(rows, lines)| {
+                    s.spawn(move || {
+                        rows.iter().zip(lines).find_map(|(r, &line)| {
+                            check_import_row(r).err().map(|e| at_line(line, e))
+                        })
+                    })
+                })
+                .collect();
+            // In file order: the first part with a bad row names the first bad row.
+            checks.into_iter().find_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Some(bad("检查导入数据时出现内部错误")))
+            })
+        });
+        if let Some(e) = first_bad {
+            return Err(e);
         }
-        let mut tx = self.begin_write().await?;
-        // A large import writes eight person indexes in random order; with the writer's usual
-        // 32 MiB page cache SQLite rereads index pages from disk for every batch. The cache grows
-        // for the import (to at most 1 GiB, sized by the rows) and is put back after it.
-        let big_cache = self.backend() == Backend::Sqlite && rows.len() > 50_000;
-        if big_cache {
+        // A large import into a large register writes eight person indexes in random order;
+        // with the writer's usual 32 MiB page cache SQLite rereads index pages for every
+        // batch. The cache grows for the import (to at most 1 GiB, sized by the rows) and is
+        // put back after it. (Into a small register the indexes are built afresh instead: see
+        // `drop_for_bulk_load`.)
+        let bulk = self.backend() == Backend::Sqlite && rows.len() > 50_000;
+        let mut conn = self.writer().acquire().await?;
+        if bulk {
             let kib = (rows.len() as i64).clamp(65_536, 1_048_576);
             sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = -{kib}")))
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
         }
-        let result = import_on(&mut tx, self.backend(), rows, &lines, audit, now, progress).await;
-        if big_cache {
-            sqlx::query(crate::SQLITE_CACHE_PRAGMA)
-                .execute(&mut *tx)
-                .await?;
+        let outcome = self
+            .import_in(&mut conn, rows, &lines, audit, now, progress)
+            .await;
+        if bulk {
+            let reset = sqlx::query(crate::SQLITE_CACHE_PRAGMA)
+                .execute(&mut *conn)
+                .await;
+            if let Err(e) = reset {
+                // A connection with a 1 GiB cache must not serve the next writes.
+                tracing::warn!(error = %e, "could not reset the writer after the people import");
+                conn.close_on_drop();
+            }
         }
+        outcome
+    }
+
+    async fn import_in(
+        &self,
+        conn: &mut AnyConnection,
+        rows: &[ImportRow],
+        lines: &[u32],
+        audit: &NewAudit,
+        now: i64,
+        progress: Option<&(dyn Fn(usize, usize) + Send + Sync)>,
+    ) -> Result<ImportSummary, StoreError> {
+        let mut tx = sqlx::Connection::begin_with(conn, self.begin_statement()).await?;
+        let result = import_on(&mut tx, self.backend(), rows, lines, audit, now, progress).await;
         match result {
             Ok(summary) => {
                 tx.commit().await?;
@@ -3145,7 +3472,7 @@ impl Store {
             Err(ImportStop::Store(e)) => Err(e),
             Err(ImportStop::IdTaken) => {
                 tx.rollback().await?;
-                Err(self.registered_id_in(rows, &lines).await?)
+                Err(self.registered_id_in(rows, lines).await?)
             }
         }
     }

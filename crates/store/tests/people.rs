@@ -1325,6 +1325,117 @@ async fn the_access_log_is_append_only() {
 // ----- a quick measurement (not a test of speed) --------------------------------------------
 
 /// `i` in letters (digit d → the d-th letter), for pinyin that must be letters only.
+/// The indexes and (PostgreSQL) constraints of the database, with their definitions.
+async fn schema_objects(db: &TestDb) -> Vec<String> {
+    let raw = raw_pool(&db.url).await.unwrap();
+    let sql = match db.backend {
+        Backend::Sqlite => {
+            "SELECT name || ': ' || sql AS d FROM sqlite_master \
+             WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
+        }
+        Backend::Postgres => {
+            "SELECT CAST(indexname AS TEXT) || ': ' || indexdef AS d FROM pg_indexes \
+             WHERE schemaname = current_schema() \
+             UNION ALL SELECT CAST(conname AS TEXT) || ': ' || pg_get_constraintdef(oid) \
+             FROM pg_constraint WHERE connamespace = CAST(current_schema() AS regnamespace) \
+             ORDER BY 1"
+        }
+    };
+    sqlx::query(sql)
+        .fetch_all(&raw)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("d"))
+        .collect()
+}
+
+/// A first import of thousands of residents builds the person indexes afresh after its rows
+/// are in (and on PostgreSQL adds the foreign keys back): the database must come out with
+/// every index and key it had, searches must find the new residents, a registered ID number
+/// must still stop the import, and text must arrive exactly as sent.
+#[tokio::test]
+async fn a_large_first_import_keeps_indexes_keys_and_rules() {
+    on_every_backend(|db| async move {
+        let s = &db.store;
+        let p = seed(s).await;
+        seed_tags(s).await;
+        let all = p.d.1.as_str();
+        let d = s.create_dwelling(&dwelling(p.b1b.0, "1", 1, "101"), &audit("d"), NOW).await.unwrap();
+        let h = s.create_household(&NewHousehold { dwelling_id: d, household_no: None, notes: String::new() }, &audit("h"), NOW).await.unwrap();
+        let known = s.create_person(&person("周八", "zhouba", "zb", 99_999), &in_household(h, HEAD), &audit("p"), NOW).await.unwrap();
+        let before = schema_objects(&db).await;
+        // 林 and the number in Chinese digits: 林四三二一.
+        let one = |i: usize| -> String {
+            let digits = ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
+            std::iter::once('林').chain(i.to_string().bytes().map(|b| digits[usize::from(b - b'0')])).collect()
+        };
+
+        let n = 6_000u32;
+        let rows = || -> Vec<ImportRow> {
+            (0..n)
+                .map(|i| {
+                    let household = i / 3;
+                    let mut row = import_row(
+                        if household % 2 == 0 { p.b1.0 } else { p.b2.0 },
+                        &format!("{}", 100 + household),
+                        None,
+                        if i % 3 == 0 { HEAD } else { "child" },
+                        person(&one(i as usize), &format!("lin{}", letters(i as usize)), "l", i),
+                    );
+                    row.line = i + 2;
+                    if i % 50 == 0 {
+                        row.tags = vec!["elderly_alone".into()];
+                    }
+                    row
+                })
+                .collect()
+        };
+        // Line 4,002 carries the ID number of 周八, who is registered already.
+        let mut clash = rows();
+        clash[4_000].person.id_bidx = Some("bidx-id-99999".into());
+        let err = s.import_people(&clash, &audit("people.import"), NOW, None).await.unwrap_err();
+        match &err {
+            StoreError::Clash { field, message } => {
+                assert_eq!(field, "id_number");
+                assert!(message.starts_with("第 4002 行") && message.contains("周八") && message.contains(&known.to_string()), "{message}");
+            }
+            other => panic!("expected a clash, got {other:?}"),
+        }
+        assert_eq!(count(&db, "persons").await, 1, "nothing of the batch is kept");
+        assert_eq!(schema_objects(&db).await, before, "the rollback puts every index back");
+        assert_eq!(names(s, &PersonFilter { name: Some("周八".into()), ..filter(all) }).await, ["周八"]);
+
+        let mut good = rows();
+        let odd = "他说：\"好\" C:\\居委会\\名单\n第二行\t制表 😀";
+        good[17].person.notes = odd.into();
+        let summary = s.import_people(&good, &audit("people.import"), NOW, None).await.unwrap();
+        assert_eq!((summary.persons, summary.households, summary.tags), (6_000, 2_000, 120));
+        assert_eq!(schema_objects(&db).await, before, "every index and key is back, as it was");
+        assert_eq!(count(&db, "persons").await, 6_001);
+
+        // Found through the rebuilt indexes: name prefix and middle, initials, ID, region.
+        assert_eq!(names(s, &PersonFilter { name: Some(one(4_321)), ..filter(all) }).await, [one(4_321)]);
+        assert_eq!(names(s, &PersonFilter { name: Some("四三二一".into()), ..filter(all) }).await, [one(4_321)]);
+        assert_eq!(names(s, &PersonFilter { pinyin: Some(format!("lin{}", letters(5_998))), ..filter(all) }).await, [one(5_998)]);
+        assert_eq!(names(s, &PersonFilter { id_bidx: Some("bidx-id-17".into()), ..filter(all) }).await, [one(17)]);
+        // 4,323 lives in household 1,441, in B2.
+        let named = |region: i64| PersonFilter { region_id: Some(region), name: Some(one(4_323)), ..filter(all) };
+        assert_eq!(names(s, &named(p.b2.0)).await, [one(4_323)]);
+        assert!(names(s, &named(p.b1.0)).await.is_empty());
+        let (found, _) = s.search_persons(&PersonFilter { id_bidx: Some("bidx-id-17".into()), ..filter(all) }).await.unwrap();
+        let stored = s.person(found[0].id, all).await.unwrap().unwrap();
+        assert_eq!(stored.notes, odd, "quotes, backslashes, line breaks and emoji arrive as sent");
+
+        // The unique ID index is back: a small import with a number of the batch is refused.
+        let again = vec![import_row(p.b1b.0, "201", None, HEAD, person("吴九", "wujiu", "wj", 17))];
+        let err = s.import_people(&again, &audit("people.import"), NOW, None).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Clash { field, message } if field == "id_number" && message.contains(&one(17))), "{err:?}");
+        assert_eq!(count(&db, "persons").await, 6_001);
+    })
+    .await;
+}
+
 fn letters(i: usize) -> String {
     i.to_string()
         .bytes()

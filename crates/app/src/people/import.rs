@@ -11,7 +11,7 @@
 //! by cell with a row limit. Parsing is CPU work: callers run [`parse`] (and the use cases run
 //! the checks) on blocking threads.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::io::Cursor;
 use std::sync::Arc;
 
