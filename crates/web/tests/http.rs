@@ -4,7 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -17,6 +16,9 @@ use jinlin_domain::crs;
 use jinlin_store::audit::AuditFilter;
 use jinlin_store::testing::{TestDb, on_every_backend};
 use tower::ServiceExt;
+
+mod common;
+use common::{Browser, Reply, hidden};
 
 const PASSWORD: &str = jinlin_app::demo::DEMO_PASSWORD;
 /// 东霞社区 (the `community` account's jurisdiction) and a community of another street.
@@ -63,10 +65,7 @@ impl Harness {
     }
 
     fn browser(&self) -> Browser {
-        Browser {
-            router: self.router.clone(),
-            cookies: HashMap::new(),
-        }
+        Browser::new(self.router.clone())
     }
 
     async fn audit(&self, action: &str) -> Vec<jinlin_store::audit::AuditRow> {
@@ -91,108 +90,7 @@ impl Harness {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-    fn location(&self) -> String {
-        self.headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    }
-}
-
-/// A minimal browser: keeps cookies, reads the CSRF token from pages like a form would.
-struct Browser {
-    router: Router,
-    cookies: HashMap<String, String>,
-}
-
 impl Browser {
-    async fn send(&mut self, req: Request<Body>) -> Reply {
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        for v in res.headers().get_all(header::SET_COOKIE) {
-            let pair = v.to_str().unwrap().split(';').next().unwrap();
-            let (k, val) = pair.split_once('=').unwrap();
-            if val.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.into(), val.into());
-            }
-        }
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> Reply {
-        let req = Request::get(path)
-            .header(header::COOKIE, self.cookie_header())
-            .body(Body::empty())
-            .unwrap();
-        self.send(req).await
-    }
-
-    async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{k}={}", encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let req = Request::post(path)
-            .header(header::COOKIE, self.cookie_header())
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap();
-        self.send(req).await
-    }
-
-    /// The CSRF token as the page at `path` carries it in its forms.
-    async fn csrf(&mut self, path: &str) -> String {
-        let page = self.get(path).await;
-        let marker = "name=\"_csrf\" value=\"";
-        let start = page
-            .body
-            .find(marker)
-            .unwrap_or_else(|| panic!("no CSRF field on {path}"));
-        let rest = &page.body[start + marker.len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-
-    async fn login(&mut self, username: &str, password: &str) -> Reply {
-        let csrf = self.csrf("/login").await;
-        self.post_form(
-            "/login",
-            &[
-                ("_csrf", &csrf),
-                ("username", username),
-                ("password", password),
-                ("next", "/"),
-            ],
-        )
-        .await
-    }
-
     async fn signed_in(h: &Harness, username: &str) -> Browser {
         let mut b = h.browser();
         let r = b.login(username, PASSWORD).await;
@@ -841,16 +739,6 @@ impl Browser {
     }
 }
 
-/// The value of the first `name="…" value="…"` hidden field on a page.
-fn hidden(body: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = body
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} field"));
-    let rest = &body[start + marker.len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
-
 /// The buttons (`data-action="…"`) a case page offers.
 fn offered(body: &str) -> Vec<String> {
     body.split("data-action=\"")
@@ -1224,12 +1112,7 @@ async fn the_api_files_lists_and_moves_cases_with_json_errors() {
                     .header(header::CONTENT_TYPE, "application/json")
                     .body(Body::from(body))
                     .unwrap();
-                Browser {
-                    router,
-                    cookies: HashMap::new(),
-                }
-                .send(req)
-                .await
+                Browser::new(router).send(req).await
             }
         };
         let category = h
@@ -1342,12 +1225,7 @@ async fn the_api_files_lists_and_moves_cases_with_json_errors() {
                             .to_string(),
                     ))
                     .unwrap();
-                Browser {
-                    router,
-                    cookies: HashMap::new(),
-                }
-                .send(req)
-                .await
+                Browser::new(router).send(req).await
             }
         };
         let first = accept(case["version"].as_i64().unwrap()).await;
@@ -1396,10 +1274,7 @@ async fn a_resident_signs_up_with_a_texted_code_and_can_report() {
         let texts = Arc::new(Inbox::default());
         let app = h.app.clone().with_sms(texts.clone());
         let router = jinlin_web::router(app, jinlin_web::WebConfig::default());
-        let mut b = Browser {
-            router,
-            cookies: HashMap::new(),
-        };
+        let mut b = Browser::new(router);
         let page = b.get("/signup").await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains("东霞社区"), "communities to choose from");

@@ -5,19 +5,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use jinlin_app::{App, Settings};
 use jinlin_domain::people::id_check_char;
 use jinlin_domain::regions::RegionLevel;
 use jinlin_store::testing::{TestDb, on_every_backend, unique_suffix};
 use serde_json::Value;
-use tower::ServiceExt;
+
+mod common;
+use common::{Browser, hidden};
 
 const PASSWORD: &str = jinlin_app::demo::DEMO_PASSWORD;
 
@@ -59,111 +59,14 @@ impl Harness {
     }
 
     async fn signed_in(&self, username: &str) -> Browser {
-        let mut b = Browser {
-            router: self.router.clone(),
-            cookies: HashMap::new(),
-        };
-        let csrf = b.csrf("/login").await;
-        let r = b
-            .post_form(
-                "/login",
-                &[
-                    ("_csrf", &csrf),
-                    ("username", username),
-                    ("password", PASSWORD),
-                    ("next", "/"),
-                ],
-            )
-            .await;
+        let mut b = Browser::new(self.router.clone());
+        let r = b.login(username, PASSWORD).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "login of {username}");
         b
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-    fn location(&self) -> String {
-        self.headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    }
-}
-
-/// Keeps cookies and reads the CSRF token from pages, like a browser filling in a form.
-struct Browser {
-    router: Router,
-    cookies: HashMap<String, String>,
-}
-
 impl Browser {
-    async fn send(&mut self, req: Request<Body>) -> Reply {
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        for v in res.headers().get_all(header::SET_COOKIE) {
-            let pair = v.to_str().unwrap().split(';').next().unwrap();
-            let (k, val) = pair.split_once('=').unwrap();
-            if val.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.into(), val.into());
-            }
-        }
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> Reply {
-        let req = Request::get(path)
-            .header(header::COOKIE, self.cookie_header())
-            .body(Body::empty())
-            .unwrap();
-        self.send(req).await
-    }
-
-    async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        let req = Request::post(path)
-            .header(header::COOKIE, self.cookie_header())
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap();
-        self.send(req).await
-    }
-
-    async fn csrf(&mut self, path: &str) -> String {
-        let page = self.get(path).await.text();
-        hidden(&page, "_csrf")
-    }
-
-    /// Uploads a list on the wizard's form; returns the job page it is sent to.
     async fn upload(&mut self, region: &str, name: &str, bytes: &[u8]) -> String {
         let csrf = self.csrf("/people/import").await;
         let boundary = "----jinlinImportBoundary";
@@ -194,7 +97,7 @@ impl Browser {
             .body(Body::from(body))
             .unwrap();
         let r = self.send(req).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "upload: {}", r.text());
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "upload: {}", r.body);
         let to = r.location();
         assert!(to.starts_with("/people/import/jobs/"), "sent to {to}");
         to
@@ -206,7 +109,7 @@ impl Browser {
         let mut seen = Vec::new();
         for _ in 0..1200 {
             let r = self.get(&format!("{job}.json")).await;
-            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
             let v = r.json();
             seen.push(v["percent"].as_u64().unwrap());
             if v["finished"].as_bool().unwrap() {
@@ -216,16 +119,6 @@ impl Browser {
         }
         panic!("the job {job} did not end within a minute");
     }
-}
-
-/// The value of the first `name="…" value="…"` field on a page.
-fn hidden(body: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = body
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} field"));
-    let rest = &body[start + marker.len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
 }
 
 fn id(first17: &str) -> String {
@@ -293,7 +186,7 @@ async fn a_list_is_checked_and_imported_in_the_background_with_its_progress() {
         assert!(v["detail"].as_str().unwrap().contains("可导入 2 行"), "{v}");
         let page = community.get(&job).await;
         assert_eq!(page.status, StatusCode::OK);
-        let page = page.text();
+        let page = page.body;
         assert!(page.contains("检查完成：名单.csv"), "{page}");
         assert!(page.contains("检查结果：名单.csv"), "{page}");
         assert!(page.contains("手机号"), "the bad phone of line 4 is listed");
@@ -332,7 +225,7 @@ async fn a_list_is_checked_and_imported_in_the_background_with_its_progress() {
                 &[("_csrf", &csrf), ("token", &token)],
             )
             .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         assert_eq!(r.location(), job);
         let (v, seen) = community.finished(&job).await;
         assert_moves_forward(&seen);
@@ -342,14 +235,17 @@ async fn a_list_is_checked_and_imported_in_the_background_with_its_progress() {
             "{v}"
         );
         assert!(v["detail"].as_str().unwrap().contains("导入 2 人"), "{v}");
-        let page = community.get(&job).await.text();
+        let page = community.get(&job).await.body;
         assert!(page.contains("导入完成：名单.csv"), "{page}");
         assert!(page.contains("导入 2 人"), "{page}");
         assert!(page.contains("有问题的 1 行未导入"), "{page}");
         let report = format!("/people/import/errors/{token}.xlsx");
         assert!(page.contains(&report), "the error report is offered");
         let xlsx = community.get(&report).await;
-        assert_eq!((xlsx.status, &xlsx.body[..2]), (StatusCode::OK, &b"PK"[..]));
+        assert_eq!(
+            (xlsx.status, &xlsx.bytes[..2]),
+            (StatusCode::OK, &b"PK"[..])
+        );
 
         // Pressed again: no second import, the same job.
         let r = community
@@ -364,7 +260,7 @@ async fn a_list_is_checked_and_imported_in_the_background_with_its_progress() {
         );
 
         // The persons are on file at once, and only once.
-        let found = community.get("/people?q=进度测试").await.text();
+        let found = community.get("/people?q=进度测试").await.body;
         assert_eq!(found.matches("进度测试甲").count(), 1, "{found}");
         assert_eq!(found.matches("进度测试乙").count(), 1, "{found}");
         assert!(
@@ -373,7 +269,7 @@ async fn a_list_is_checked_and_imported_in_the_background_with_its_progress() {
         );
 
         // The form lists the job of the last hour.
-        let form = community.get("/people/import").await.text();
+        let form = community.get("/people/import").await.body;
         assert!(
             form.contains(&job) && form.contains("导入 · 完成"),
             "{form}"
@@ -400,7 +296,7 @@ async fn jobs_that_import_no_one_say_why() {
         let job = community.upload(&region, "全错.csv", csv.as_bytes()).await;
         let (v, _) = community.finished(&job).await;
         assert_eq!(v["stage_name"], "完成", "{v}");
-        let page = community.get(&job).await.text();
+        let page = community.get(&job).await.body;
         assert!(page.contains("没有可以导入的行"), "{page}");
         assert!(!page.contains("action=\"/people/import/confirm\""));
         let token = job.trim_start_matches("/people/import/jobs/").to_owned();
@@ -421,7 +317,7 @@ async fn jobs_that_import_no_one_say_why() {
             v["detail"].as_str().unwrap().contains("未导入任何人员"),
             "{v}"
         );
-        let page = community.get(&job).await.text();
+        let page = community.get(&job).await.body;
         assert!(page.contains("未导入任何人员"), "{page}");
         assert!(page.contains("alert-error"), "{page}");
         assert!(page.contains("校验位"), "the row's error is listed: {page}");
@@ -429,7 +325,7 @@ async fn jobs_that_import_no_one_say_why() {
             !community
                 .get("/people?q=全错")
                 .await
-                .text()
+                .body
                 .contains("全错甲")
         );
 
@@ -450,7 +346,7 @@ async fn jobs_that_import_no_one_say_why() {
         );
         let page = community.get(&job).await;
         assert_eq!(page.status, StatusCode::OK);
-        let page = page.text();
+        let page = page.body;
         assert!(page.contains("class=\"alert alert-error\""), "{page}");
         assert!(page.contains("另存为"), "{page}");
         assert!(
@@ -490,14 +386,14 @@ async fn jobs_that_import_no_one_say_why() {
             failed.starts_with("导入失败，没有写入任何人员：在“读取文件”这一步出错"),
             "{failed}"
         );
-        let page = community.get(&job).await.text();
+        let page = community.get(&job).await.body;
         assert!(page.contains("导入失败：半途.csv"), "{page}");
         assert!(page.contains("整体撤销"), "{page}");
         assert!(
             !community
                 .get("/people?q=半途")
                 .await
-                .text()
+                .body
                 .contains("半途甲")
         );
 
