@@ -415,6 +415,9 @@ impl App {
                         .await?
                         .blind_index(PHONE_INDEX, phone.as_str())?,
                 );
+            } else if text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()) {
+                // Four digits are the end of a mobile number (尾号): no name holds digits.
+                f.phone_tail = Some(text.clone());
             } else if text.bytes().all(|b| b.is_ascii_alphabetic()) {
                 f.pinyin = Some(rules::normalise_search(&text));
             } else {

@@ -160,6 +160,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_people_masks.sql"),
         postgres: include_str!("../migrations/postgres/0009_people_masks.sql"),
     },
+    Migration {
+        version: 10,
+        name: "people_phone_tail",
+        sqlite: include_str!("../migrations/sqlite/0010_people_phone_tail.sql"),
+        postgres: include_str!("../migrations/postgres/0010_people_phone_tail.sql"),
+    },
 ];
 
 /// The migration that creates the statistics rollups; applying it fills them from the cases.

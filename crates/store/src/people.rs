@@ -266,6 +266,9 @@ pub struct PersonFilter {
     pub id_bidx: Option<String>,
     /// Blind index of a phone number: exact match.
     pub phone_bidx: Option<String>,
+    /// The last four digits of the mobile number (尾号), matched on the masked form, which
+    /// shows them anyway.
+    pub phone_tail: Option<String>,
     /// Part of the registered or actual address.
     pub address: Option<String>,
     /// A current care tag. A sensitive tag matches only with `include_sensitive_tags`.
@@ -2078,6 +2081,16 @@ impl Store {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .and_then(name_bounds);
+        let phone_tail = match f
+            .phone_tail
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(t) if t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit()) => Some(t),
+            Some(t) => return Err(bad(format!("手机尾号须是 4 位数字，收到“{t}”"))),
+        };
         let row_scope = KeyScope::Rows(&scope);
         let where_ = |sql: &mut Sql| {
             sql.push(" WHERE p.region_path >= ")
@@ -2125,6 +2138,10 @@ impl Store {
             if let Some(b) = f.phone_bidx.as_deref().filter(|s| !s.is_empty()) {
                 sql.push(" AND p.phone_bidx = ").bind(b);
             }
+            if let Some(t) = phone_tail {
+                // The expression of persons_phone_tail, so both databases search that index.
+                sql.push(" AND substr(p.phone_masked, 8) = ").bind(t);
+            }
             if let Some(a) = f
                 .address
                 .as_deref()
@@ -2154,7 +2171,8 @@ impl Store {
         let keyed = name_range.is_some()
             || pinyin.is_some()
             || f.id_bidx.as_deref().is_some_and(|s| !s.is_empty())
-            || f.phone_bidx.as_deref().is_some_and(|s| !s.is_empty());
+            || f.phone_bidx.as_deref().is_some_and(|s| !s.is_empty())
+            || phone_tail.is_some();
         let (limit, offset) = page_bounds(f.page, f.page_size);
         let (page_ids, total) = if keyed {
             // A keyed search matches a bounded set (the caps, or one number), read once.
@@ -2162,6 +2180,7 @@ impl Store {
                 && f.tag_code.as_deref().is_none_or(str::is_empty)
                 && f.id_bidx.as_deref().is_none_or(str::is_empty)
                 && f.phone_bidx.as_deref().is_none_or(str::is_empty)
+                && phone_tail.is_none()
                 && (name_range.is_some() != pinyin.is_some());
             let ranges: Vec<&(String, String)> = [Some(&scope), narrow.as_ref()]
                 .into_iter()

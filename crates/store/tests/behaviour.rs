@@ -319,6 +319,7 @@ async fn schemas_of_both_databases_match() {
         include_str!("../migrations/sqlite/0007_people.sql"),
         include_str!("../migrations/sqlite/0008_people_search.sql"),
         include_str!("../migrations/sqlite/0009_people_masks.sql"),
+        include_str!("../migrations/sqlite/0010_people_phone_tail.sql"),
     ]
     .concat();
     let postgres_sql = [
@@ -331,6 +332,7 @@ async fn schemas_of_both_databases_match() {
         include_str!("../migrations/postgres/0007_people.sql"),
         include_str!("../migrations/postgres/0008_people_search.sql"),
         include_str!("../migrations/postgres/0009_people_masks.sql"),
+        include_str!("../migrations/postgres/0010_people_phone_tail.sql"),
     ]
     .concat();
     let db = TestDb::create(Backend::Sqlite).await.unwrap();

@@ -469,6 +469,12 @@ async fn persons_are_found_by_each_key() {
         assert_eq!(names(s, &PersonFilter { id_bidx: Some("bidx-id-3".into()), ..filter(all) }).await, ["李娜"]);
         assert!(names(s, &PersonFilter { id_bidx: Some("bidx-id-".into()), ..filter(all) }).await.is_empty());
         assert_eq!(names(s, &PersonFilter { phone_bidx: Some("bidx-phone-2".into()), ..filter(all) }).await, ["张四丰"]);
+        // The last four digits of the mobile (138****5002), inside the scope only.
+        let tail = |t: &str| PersonFilter { phone_tail: Some(t.into()), ..filter(all) };
+        assert_eq!(names(s, &tail("5002")).await, ["张四丰"]);
+        assert!(names(s, &PersonFilter { region_id: Some(p.b1b.0), ..tail("5002") }).await.is_empty());
+        assert!(names(s, &tail("0000")).await.is_empty());
+        assert!(matches!(s.search_persons(&tail("50")).await, Err(StoreError::Invalid(m)) if m.contains("手机尾号")));
 
         // Address: registered or actual.
         assert_eq!(names(s, &PersonFilter { address: Some("陈埭".into()), ..filter(all) }).await, ["张四丰"]);

@@ -168,6 +168,22 @@ async fn search_jurisdiction_and_reveal() {
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(r.body["total"], 1, "{}", r.body);
         assert_eq!(r.body["items"][0]["id"], id);
+        // The last four digits of the mobile (尾号) find the person too, in the desk's community.
+        let phone = line["phone"].as_str().unwrap();
+        let tail = &phone[phone.len() - 4..];
+        let r = h
+            .get(&desk, &format!("/api/v1/people?q={tail}&page_size=200"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let items = r.body["items"].as_array().unwrap();
+        assert!(items.iter().any(|l| l["id"] == id), "{}", r.body);
+        assert!(
+            items
+                .iter()
+                .all(|l| l["phone"].as_str().unwrap().ends_with(tail)),
+            "{}",
+            r.body
+        );
         let r = h.get(&desk, &format!("/api/v1/people/{id}")).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(r.body["name"], name.as_str());

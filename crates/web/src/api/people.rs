@@ -17,8 +17,8 @@ use super::ApiJson;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct SearchParams {
-    /// Read by its shape: an 18- (or 15-) character ID number, an 11-digit mobile, pinyin
-    /// (`zs`, `zhangsan`) or part of a name.
+    /// Read by its shape: an 18- (or 15-) character ID number, an 11-digit mobile, the last
+    /// four digits of a mobile (`5678`), pinyin (`zs`, `zhangsan`) or part of a name.
     pub q: Option<String>,
     /// A care tag code, e.g. `elderly_alone` (sensitive tags only for roles that see them).
     pub tag: Option<String>,
