@@ -174,6 +174,36 @@ impl Job {
     }
 }
 
+/// Checks and imports running at once, over all users.
+pub const MAX_RUNNING: usize = 2;
+
+/// Why [`ImportJobs::start`] started nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotStarted {
+    /// A job of this upload is running, or the upload was imported: its page is the one to
+    /// watch.
+    Underway,
+    /// The same user's other upload is still being checked or imported.
+    OwnerBusy { token: String, file_name: String },
+    /// [`MAX_RUNNING`] jobs are running.
+    ServerBusy,
+}
+
+impl NotStarted {
+    /// What the user is told, in their words.
+    pub fn message(&self) -> String {
+        match self {
+            NotStarted::Underway => "这个文件已在检查或导入中".into(),
+            NotStarted::OwnerBusy { file_name, .. } => {
+                format!("您上传的“{file_name}”还在检查或导入中，请等它完成后再上传或导入新的文件")
+            }
+            NotStarted::ServerBusy => format!(
+                "系统正在处理 {MAX_RUNNING} 个人员导入，为保证速度一次最多处理这么多，请几分钟后再试"
+            ),
+        }
+    }
+}
+
 /// The jobs of every user, by token.
 #[derive(Debug, Default)]
 pub struct ImportJobs {
@@ -192,8 +222,10 @@ impl ImportJobs {
     }
 
     /// Registers a job under `token`, replacing the check of the same upload, and returns its
-    /// run for the task's reports. None (and nothing changes) while a job of the upload is
-    /// still running or once it has been imported, so pressing 导入 twice imports once.
+    /// run for the task's reports. Nothing changes while a job of the upload is still running
+    /// or once it has been imported (so pressing 导入 twice imports once), while the same user
+    /// has another upload under way, or while [`MAX_RUNNING`] jobs run: a million-row file
+    /// holds about 3.5 GB until its job ends.
     pub fn start(
         &self,
         token: &str,
@@ -201,14 +233,26 @@ impl ImportJobs {
         kind: JobKind,
         file_name: &str,
         region: &str,
-    ) -> Option<u64> {
+    ) -> Result<u64, NotStarted> {
         let mut jobs = self.lock();
         Self::forget_old(&mut jobs);
         if jobs
             .get(token)
             .is_some_and(|j| j.running() || j.kind == JobKind::Import)
         {
-            return None;
+            return Err(NotStarted::Underway);
+        }
+        if let Some((other, j)) = jobs
+            .iter()
+            .find(|(t, j)| j.running() && j.owner == owner && t.as_str() != token)
+        {
+            return Err(NotStarted::OwnerBusy {
+                token: other.clone(),
+                file_name: j.file_name.clone(),
+            });
+        }
+        if jobs.values().filter(|j| j.running()).count() >= MAX_RUNNING {
+            return Err(NotStarted::ServerBusy);
         }
         let run = self.runs.fetch_add(1, Ordering::Relaxed);
         jobs.insert(
@@ -230,7 +274,7 @@ impl ImportJobs {
                 writing: None,
             },
         );
-        Some(run)
+        Ok(run)
     }
 
     fn running_job<'j>(
@@ -377,7 +421,7 @@ mod tests {
         let check = check.unwrap_or_default();
         assert_eq!(
             jobs.start("t", 7, JobKind::Import, "名单.xlsx", ""),
-            None,
+            Err(NotStarted::Underway),
             "still checking"
         );
         jobs.finish(
@@ -412,8 +456,50 @@ mod tests {
         );
         assert_eq!(
             jobs.start("t", 7, JobKind::Import, "名单.xlsx", ""),
-            None,
+            Err(NotStarted::Underway),
             "imported once"
         );
+    }
+
+    #[test]
+    fn one_upload_per_user_and_two_on_the_server_at_once() {
+        let jobs = ImportJobs::default();
+        let first = jobs.start("a", 7, JobKind::Check, "东霞社区.xlsx", "350503001001");
+        assert!(first.is_ok());
+        let busy = jobs.start("b", 7, JobKind::Check, "第二份.xlsx", "350503001001");
+        assert_eq!(
+            busy,
+            Err(NotStarted::OwnerBusy {
+                token: "a".into(),
+                file_name: "东霞社区.xlsx".into()
+            })
+        );
+        assert!(
+            busy.err()
+                .is_some_and(|e| e.message().contains("东霞社区.xlsx"))
+        );
+        assert!(jobs.start("c", 8, JobKind::Check, "丰泽.xlsx", "").is_ok());
+        let full = jobs.start("d", 9, JobKind::Check, "泉秀.xlsx", "");
+        assert_eq!(full, Err(NotStarted::ServerBusy));
+        assert!(
+            full.err()
+                .is_some_and(|e| e.message().contains("几分钟后再试"))
+        );
+        // Once the first check is done, its user may upload again, and there is room.
+        jobs.finish(
+            "a",
+            first.unwrap_or_default(),
+            JobResult::Checked(ImportPreview::default()),
+            200,
+        );
+        assert!(
+            jobs.start("b", 7, JobKind::Check, "第二份.xlsx", "")
+                .is_ok()
+        );
+        // Importing the checked file while the same user's other check runs waits as well.
+        assert!(matches!(
+            jobs.start("a", 7, JobKind::Import, "东霞社区.xlsx", ""),
+            Err(NotStarted::OwnerBusy { token, .. }) if token == "b"
+        ));
     }
 }

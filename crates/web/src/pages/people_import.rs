@@ -30,7 +30,8 @@ use crate::AppState;
 use crate::auth::{Session, SignedIn, Ui};
 use crate::error::{ApiError, PageError};
 use crate::import_jobs::{
-    ImportJobs, Job as ImportJob, JobKind, JobResult, JobStage, duration_zh, grouped, stage_code,
+    ImportJobs, Job as ImportJob, JobKind, JobResult, JobStage, NotStarted, duration_zh, grouped,
+    stage_code,
 };
 
 /// Uploads older than this are deleted.
@@ -287,21 +288,30 @@ pub async fn preview(
     write()
         .await
         .map_err(|e| PageError::new(internal(e), t.lang))?;
-    // A fresh token: nothing runs under it yet.
-    if let Some(run) = state
+    match state
         .imports
         .start(&token, owner, JobKind::Check, &name, &region)
     {
-        let job = Job {
-            state: state.clone(),
-            actor: session.actor.clone(),
-            token: token.clone(),
-            run,
-            region,
-            name,
-            bytes: Arc::new(bytes),
-        };
-        tokio::spawn(job.check());
+        Ok(run) => {
+            let job = Job {
+                state: state.clone(),
+                actor: session.actor.clone(),
+                token: token.clone(),
+                run,
+                region,
+                name,
+                bytes: Arc::new(bytes),
+            };
+            tokio::spawn(job.check());
+        }
+        // A fresh token: nothing runs under it.
+        Err(NotStarted::Underway) => {}
+        Err(busy) => {
+            for ext in ["bin", "meta"] {
+                let _ = tokio::fs::remove_file(dir.join(format!("{token}.{ext}"))).await;
+            }
+            return Err(PageError::new(not_started(&busy), t.lang));
+        }
     }
     Ok(Redirect::to(&format!("/people/import/jobs/{token}")).into_response())
 }
@@ -347,11 +357,13 @@ pub async fn confirm(
     let bytes = tokio::fs::read(dir.join(format!("{token}.bin")))
         .await
         .map_err(|_| gone())?;
-    let Some(run) = state
+    let run = match state
         .imports
         .start(token, owner, JobKind::Import, &name, &region)
-    else {
-        return Ok(to_job);
+    {
+        Ok(run) => run,
+        Err(NotStarted::Underway) => return Ok(to_job),
+        Err(busy) => return Err(PageError::new(not_started(&busy), t.lang)),
     };
     let job = Job {
         state: state.clone(),
@@ -364,6 +376,14 @@ pub async fn confirm(
     };
     tokio::spawn(job.import());
     Ok(to_job)
+}
+
+/// A job refused for another one under way: a conflict the user waits out.
+fn not_started(busy: &NotStarted) -> AppError {
+    AppError::Conflict {
+        field: "file".into(),
+        message: busy.message(),
+    }
 }
 
 fn gone_error() -> AppError {
