@@ -3630,6 +3630,16 @@ impl Store {
         bidx: &[String],
     ) -> Result<HashSet<String>, StoreError> {
         let mut out = HashSet::new();
+        // A first import into an empty district need not look its million numbers up.
+        let any = sqlx::query(
+            "SELECT 1 AS one FROM persons WHERE tenant = $1 AND id_bidx IS NOT NULL LIMIT 1",
+        )
+        .bind(tenant)
+        .fetch_optional(self.reader())
+        .await?;
+        if any.is_none() {
+            return Ok(out);
+        }
         // Larger lists than other lookups: an import checks up to a million numbers.
         for chunk in bidx.chunks(LOOKUP_CHUNK * 10) {
             // Thousands of values: plain placeholders on SQLite (see Sql::bulk).
