@@ -1417,6 +1417,17 @@ enum KeyScope<'a> {
     All,
 }
 
+/// ` WHERE path >= … AND path < …` for `FROM regions`: the regions inside every range.
+fn regions_within(sql: &mut Sql, ranges: &[&(String, String)]) {
+    for (i, range) in ranges.iter().enumerate() {
+        sql.push(if i == 0 { " WHERE" } else { " AND" })
+            .push(" path >= ")
+            .bind(range.0.as_str())
+            .push(" AND path < ")
+            .bind(range.1.as_str());
+    }
+}
+
 /// The persons in `scope` whose `key` lies in `lo..hi`, walked in index order and cut after
 /// `cap` + 1 rows: a common surname or two initials match a fifth of a district, and neither
 /// database then has to gather all of them to pick one page.
@@ -1447,13 +1458,7 @@ fn key_range(sql: &mut Sql, key: &KeyIndex, lo: &str, hi: &str, scope: &KeyScope
         }
         KeyScope::InRegions(ranges) => {
             sql.push(" AND region_id IN (SELECT id FROM regions");
-            for (i, range) in ranges.iter().enumerate() {
-                sql.push(if i == 0 { " WHERE" } else { " AND" })
-                    .push(" path >= ")
-                    .bind(range.0.as_str())
-                    .push(" AND path < ")
-                    .bind(range.1.as_str());
-            }
+            regions_within(sql, ranges);
             sql.push(")");
         }
         KeyScope::Ids(list) => {
@@ -2027,13 +2032,7 @@ impl Store {
         ranges: &[&(String, String)],
     ) -> Result<Vec<i64>, StoreError> {
         let mut sql = Sql::new("SELECT id FROM regions");
-        for (i, range) in ranges.iter().enumerate() {
-            sql.push(if i == 0 { " WHERE" } else { " AND" })
-                .push(" path >= ")
-                .bind(range.0.as_str())
-                .push(" AND path < ")
-                .bind(range.1.as_str());
-        }
+        regions_within(&mut sql, ranges);
         let rows = sql.into_query().fetch_all(self.reader()).await?;
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
