@@ -1187,30 +1187,31 @@ async fn insert_many_json<R: IntoIterator<Item = Val>>(
         select.join(", ")
     );
     let mut start = 0;
-    let mut doc = String::new();
+    let mut doc: Vec<u8> = Vec::new();
     let clock = std::time::Instant::now();
     let mut server = std::time::Duration::ZERO;
     while start < count {
         let end = count.min(start + JSON_ROWS);
         doc.clear();
-        doc.push('[');
+        doc.push(b'[');
         for i in start..end {
             if i > start {
-                doc.push(',');
+                doc.push(b',');
             }
-            doc.push('[');
+            doc.push(b'[');
             for (k, v) in row(i).into_iter().enumerate() {
                 if k > 0 {
-                    doc.push(',');
+                    doc.push(b',');
                 }
-                push_json(&mut doc, &v);
+                push_json(&mut doc, &v)?;
             }
-            doc.push(']');
+            doc.push(b']');
         }
-        doc.push(']');
+        doc.push(b']');
+        let text = std::str::from_utf8(&doc).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         let t = std::time::Instant::now();
         sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(doc.as_str())
+            .bind(text)
             .execute(&mut *conn)
             .await?;
         server += t.elapsed();
@@ -1226,32 +1227,18 @@ async fn insert_many_json<R: IntoIterator<Item = Val>>(
     Ok(())
 }
 
-/// One value as JSON: numbers bare, text quoted and escaped, missing (or not finite) `null`.
-fn push_json(out: &mut String, v: &Val) {
-    use std::fmt::Write as _;
-    match v {
-        Val::Int(Some(n)) => {
-            let _ = write!(out, "{n}");
+/// One value as JSON (serde_json's escaping): missing or not finite is `null`.
+fn push_json(out: &mut Vec<u8>, v: &Val) -> Result<(), sqlx::Error> {
+    let written = match v {
+        Val::Int(Some(n)) => serde_json::to_writer(&mut *out, n),
+        Val::Float(Some(f)) => serde_json::to_writer(&mut *out, f),
+        Val::Text(Some(t)) => serde_json::to_writer(&mut *out, t),
+        Val::Int(None) | Val::Float(None) | Val::Text(None) => {
+            out.extend_from_slice(b"null");
+            Ok(())
         }
-        Val::Float(Some(f)) if f.is_finite() => {
-            let _ = write!(out, "{f:?}");
-        }
-        Val::Text(Some(t)) => {
-            out.push('"');
-            for ch in t.chars() {
-                match ch {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    c if (c as u32) < 0x20 => {
-                        let _ = write!(out, "\\u{:04x}", c as u32);
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-        }
-        _ => out.push_str("null"),
-    }
+    };
+    written.map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 /// `n` fresh ids of `table`, ascending (SQLite: after MAX(id) under the write lock of
