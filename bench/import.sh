@@ -7,6 +7,11 @@
 #
 #   bench/import.sh                         # 1,000,000 rows, both databases, one run each
 #   ROWS=100000 RUNS=3 BACKENDS=sqlite bench/import.sh
+#   JINLIN=/tmp/jinlin-before LABEL=before bench/import.sh   # another build, on the same machine
+#
+# Machines differ, and so does one machine from hour to hour: compare two builds by running both
+# in the same hour. Each line records the build (LABEL, by default the commit) and the CPU
+# seconds, which vary less than the wall-clock time.
 #
 # PostgreSQL: JINLIN_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432); a database
 # jinlin_import_<pid> is created and dropped for every run.
@@ -20,7 +25,8 @@ PG=${JINLIN_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 cargo build --release -p jinlin -p jinlin-bench
-JINLIN="$TARGET/release/jinlin"
+JINLIN=${JINLIN:-$TARGET/release/jinlin}
+LABEL=${LABEL:-$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo +changes)}
 BENCH="$TARGET/release/jinlin-bench"
 mkdir -p bench/results
 OUT="bench/results/$(date -u +%Y-%m-%d)-import.jsonl"
@@ -53,20 +59,24 @@ for backend in $BACKENDS; do
     echo "== $backend, run $run: seeding the demo county"
     "$BENCH" fill --database-url "$URL" --cases 0 --key-file "$WORK/field-keys" >/dev/null
     echo "== $backend, run $run: importing"
-    JINLIN_LOG=info,sqlx=warn,jinlin_store=debug /usr/bin/time -f "peak_kb=%M" \
+    JINLIN_LOG=info,sqlx=warn,jinlin_store=debug /usr/bin/time -f "peak_kb=%M user_s=%U sys_s=%S" \
       "$JINLIN" --database-url "$URL" --data "$WORK" \
       people import "$XLSX" --region 350503000000 --only-valid > "$WORK/import.log" 2>&1
-    python3 - "$WORK/import.log" "$backend" "$ROWS" <<'EOF' | tee -a "$OUT"
+    python3 - "$WORK/import.log" "$backend" "$ROWS" "$LABEL" <<'EOF' | tee -a "$OUT"
 import json, re, sys
 log = re.sub(r"\x1b\[[0-9;]*m", "", open(sys.argv[1], encoding="utf-8").read())
 def num(pattern):
     m = re.search(pattern, log)
     return int(m.group(1)) if m else None
+def secs(pattern):
+    m = re.search(pattern, log)
+    return float(m.group(1)) if m else None
 total = re.search(r"导入完成（([0-9.]+) 秒）", log)
 print(json.dumps({
     "scenario": "people_import",
     "backend": sys.argv[2],
     "rows": int(sys.argv[3]),
+    "build": sys.argv[4],
     "read_ms": num(r"parse_ms=(\d+)"),
     "check_ms": num(r"check_ms=(\d+)"),
     # The log gives the time since the start at the end of the duplicate check.
@@ -77,6 +87,7 @@ print(json.dumps({
     "indexes_built": num(r"indexes=(\d+)"),
     "seconds": float(total.group(1)) if total else None,
     "peak_mb": (num(r"peak_kb=(\d+)") or 0) // 1024,
+    "cpu_s": round((secs(r"user_s=([0-9.]+)") or 0) + (secs(r"sys_s=([0-9.]+)") or 0), 1),
 }, ensure_ascii=False))
 EOF
     if [ -n "$PG_DB" ]; then psql -qAt -d "$PG/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null; PG_DB=""; fi

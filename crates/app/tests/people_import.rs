@@ -75,6 +75,8 @@ fn has(errors: &[RowError], row: u32, column: &str, rule_part: &str) -> bool {
         .any(|e| e.row == row && e.column == column && e.rule.contains(rule_part))
 }
 
+const PREVIEW: usize = import::PREVIEW_ROWS;
+
 const HEADERS: [&str; 10] = [
     "姓名",
     "楼栋编码",
@@ -105,6 +107,39 @@ fn row(
     .collect()
 }
 
+/// The demo county seeded, and an app over it with its data folder (removed on drop).
+async fn demo_app(db: &TestDb, now: i64) -> (App, TempDir) {
+    jinlin_app::demo::seed(&db.store, now).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("jinlin-people-import-{}", unique_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let guard = TempDir(dir.clone());
+    let settings = Settings {
+        data_dir: dir,
+        ..Settings::default()
+    };
+    let app = App::new(db.store.clone(), settings).await.unwrap();
+    (app, guard)
+}
+
+/// The demo buildings inside `actor`'s community, and one outside it.
+fn buildings_of(actor: &Actor) -> (Vec<String>, String) {
+    let county = jinlin_app::demo::demo_county();
+    let mut inside = Vec::new();
+    let mut outside = None;
+    for r in county
+        .regions
+        .iter()
+        .filter(|r| r.level == RegionLevel::Building)
+    {
+        if r.code.starts_with(&actor.region_code) {
+            inside.push(r.code.clone());
+        } else if outside.is_none() {
+            outside = Some(r.code.clone());
+        }
+    }
+    (inside, outside.unwrap())
+}
+
 #[tokio::test]
 async fn people_lists_import_and_export() {
     on_every_backend(|db: TestDb| async move {
@@ -112,40 +147,15 @@ async fn people_lists_import_and_export() {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis() as i64;
-        jinlin_app::demo::seed(&db.store, now).await.unwrap();
-        let dir = std::env::temp_dir().join(format!("jinlin-people-import-{}", unique_suffix()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let _guard = TempDir(dir.clone());
-        let app = App::new(
-            db.store.clone(),
-            Settings {
-                data_dir: dir.clone(),
-                ..Settings::default()
-            },
-        )
-        .await
-        .unwrap();
+        let (app, _guard) = demo_app(&db, now).await;
         let community = actor(&app, "community").await;
         let leader = actor(&app, "leader").await;
-        let county = jinlin_app::demo::demo_county();
-        let buildings: Vec<&str> = county
-            .regions
-            .iter()
-            .filter(|r| {
-                r.level == RegionLevel::Building && r.code.starts_with(&community.region_code)
-            })
-            .map(|r| r.code.as_str())
-            .collect();
-        let outside = county
-            .regions
-            .iter()
-            .find(|r| {
-                r.level == RegionLevel::Building && !r.code.starts_with(&community.region_code)
-            })
-            .unwrap()
-            .code
-            .clone();
-        let (b1, b2, b3) = (buildings[0], buildings[1], buildings[2]);
+        let (buildings, outside) = buildings_of(&community);
+        let (b1, b2, b3) = (
+            buildings[0].as_str(),
+            buildings[1].as_str(),
+            buildings[2].as_str(),
+        );
         let region = community.region_code.clone();
 
         let id1 = id("35050319800101001");
@@ -427,6 +437,87 @@ async fn people_lists_import_and_export() {
         assert!(
             msg.contains("最多导出 20000 行") && msg.contains("超过"),
             "{msg}"
+        );
+    })
+    .await;
+}
+
+/// A file of many thousand rows is checked in batches while it is read: the verdicts keep
+/// their lines, problems between rows far apart name each other, and a row whose building lies
+/// outside the region is told so wherever it stands.
+#[tokio::test]
+async fn a_long_file_is_checked_in_file_order() {
+    on_every_backend(|db: TestDb| async move {
+        let (app, _guard) = demo_app(&db, 1_700_000_000_000).await;
+        let community = actor(&app, "community").await;
+        let (buildings, outside) = buildings_of(&community);
+        const ROWS: usize = 25_000;
+        let person_id = |i: usize| {
+            let d = i / 900;
+            id(&format!(
+                "350503{:04}{:02}{:02}{:03}",
+                1960 + d / 336,
+                1 + (d / 28) % 12,
+                1 + d % 28,
+                100 + i % 900
+            ))
+        };
+        let mut rows: Vec<Vec<String>> = (0..ROWS)
+            .map(|i| {
+                let building = &buildings[i % buildings.len()];
+                row(
+                    "居民",
+                    building,
+                    &format!("{}", 100 + i),
+                    "",
+                    "户主",
+                    &person_id(i),
+                    "",
+                )
+            })
+            .collect();
+        // Line n is rows[n - 2].
+        rows[20_003][6] = person_id(0); // line 20005: line 2's person, in another household
+        rows[14_998][1] = outside.clone(); // line 15000
+        rows[11_998][1] = "35050399999999999999".into(); // line 12000: no such building
+        rows[19_997][1] = rows[1][1].clone(); // line 19999: a second head of line 3's household
+        rows[19_997][3] = rows[1][3].clone();
+        let book = Arc::new(xlsx(&HEADERS, &rows));
+
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let progress: import::ImportProgress = {
+            let seen = Arc::clone(&seen);
+            Arc::new(move |stage, done, total| seen.lock().unwrap().push((stage, done, total)))
+        };
+        let p = app
+            .preview_import(
+                &community,
+                &community.region_code,
+                book,
+                "全体.xlsx",
+                Some(progress),
+            )
+            .await
+            .unwrap();
+        let e = &p.errors;
+        assert_eq!(p.total_rows, ROWS);
+        assert!(has(e, 2, "身份证号", "与第 20005 行"), "{e:#?}");
+        assert!(has(e, 20_005, "身份证号", "与第 2 行"), "{e:#?}");
+        assert!(has(e, 15_000, "楼栋编码", "管辖范围"), "{e:#?}");
+        assert!(has(e, 12_000, "楼栋编码", "不存在"), "{e:#?}");
+        assert!(
+            has(e, 19_999, "与户主关系", "第 3 行已是该户户主"),
+            "{e:#?}"
+        );
+        assert_eq!(p.error_rows, 5, "{e:#?}");
+        assert_eq!(p.valid_rows, ROWS - 5);
+        assert!(e.windows(2).all(|w| w[0].row <= w[1].row), "{e:#?}");
+        let lines: Vec<u32> = p.sample.iter().map(|s| s.line).collect();
+        assert_eq!(lines, (3..3 + PREVIEW as u32).collect::<Vec<_>>());
+        let seen = seen.lock().unwrap().clone();
+        assert!(
+            seen.contains(&(ImportStage::Checking, ROWS, ROWS)),
+            "{seen:?}"
         );
     })
     .await;

@@ -3031,7 +3031,7 @@ async fn import_on(
     }
 
     // The same ID number twice in the batch.
-    let mut ids_seen: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut ids_seen: HashMap<(&str, &str), usize> = HashMap::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         if let Some(bidx) = r.person.id_bidx.as_deref()
             && let Some(first) = ids_seen.insert((building(i).tenant.as_str(), bidx), i)
@@ -3061,14 +3061,19 @@ async fn import_on(
         }
     }
     let mut dwellings: Vec<DwellingPlan> = Vec::new();
-    let mut dwelling_index: HashMap<(i64, &str, &str), usize> = HashMap::new();
+    let mut dwelling_index: HashMap<(i64, &str, &str), usize> = HashMap::with_capacity(rows.len());
     let mut dwelling_of_row = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let key = (r.building_id, r.unit.as_str(), r.number.as_str());
         let d = *dwelling_index.entry(key).or_insert_with(|| {
-            let existing = existing_dwellings
-                .get(&(r.building_id, r.unit.clone(), r.number.clone()))
-                .copied();
+            // (No keys to clone for a lookup into an empty register.)
+            let existing = if existing_dwellings.is_empty() {
+                None
+            } else {
+                existing_dwellings
+                    .get(&(r.building_id, r.unit.clone(), r.number.clone()))
+                    .copied()
+            };
             dwellings.push(DwellingPlan {
                 existing,
                 first_row: i,
@@ -3095,7 +3100,8 @@ async fn import_on(
         }
     }
     let mut households: Vec<HouseholdPlan> = Vec::new();
-    let mut household_index: HashMap<(usize, Option<&str>), usize> = HashMap::new();
+    let mut household_index: HashMap<(usize, Option<&str>), usize> =
+        HashMap::with_capacity(rows.len());
     let mut household_of_row = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let d = dwelling_of_row[i];
@@ -3578,6 +3584,19 @@ pub struct PersonCiphers {
     pub phone_masked: Option<String>,
 }
 
+const REGION_REF_SELECT: &str = "SELECT id, tenant, code, level, name, path FROM regions";
+
+fn region_ref(r: &AnyRow) -> Result<RegionRef, StoreError> {
+    Ok(RegionRef {
+        id: r.try_get("id")?,
+        tenant: r.try_get("tenant")?,
+        code: r.try_get("code")?,
+        level: parse_level(&r.try_get::<String, _>("level")?)?,
+        name: r.try_get("name")?,
+        path: r.try_get("path")?,
+    })
+}
+
 impl Store {
     /// The regions with these codes, by code (absent codes are simply missing), in chunked
     /// `IN` lists.
@@ -3587,25 +3606,28 @@ impl Store {
     ) -> Result<HashMap<String, RegionRef>, StoreError> {
         let mut out = HashMap::with_capacity(codes.len());
         for chunk in codes.chunks(LOOKUP_CHUNK) {
-            let mut sql =
-                Sql::new("SELECT id, tenant, code, level, name, path FROM regions WHERE code IN (");
-            sql.bind_list(chunk.iter().map(String::as_str)).push(")");
+            let mut sql = Sql::new(REGION_REF_SELECT);
+            sql.push(" WHERE code IN (")
+                .bind_list(chunk.iter().map(String::as_str))
+                .push(")");
             for r in sql.into_query().fetch_all(self.reader()).await? {
-                let code: String = r.try_get("code")?;
-                out.insert(
-                    code.clone(),
-                    RegionRef {
-                        id: r.try_get("id")?,
-                        tenant: r.try_get("tenant")?,
-                        code,
-                        level: parse_level(&r.try_get::<String, _>("level")?)?,
-                        name: r.try_get("name")?,
-                        path: r.try_get("path")?,
-                    },
-                );
+                let region = region_ref(&r)?;
+                out.insert(region.code.clone(), region);
             }
         }
         Ok(out)
+    }
+
+    /// Every building inside the subtree at `scope_path` (the region's own path), so that an
+    /// import can check its rows while the file is still being read.
+    pub async fn buildings_within(&self, scope_path: &str) -> Result<Vec<RegionRef>, StoreError> {
+        let range = scope_bounds(scope_path)?;
+        let mut sql = Sql::new(REGION_REF_SELECT);
+        regions_within(&mut sql, &[&range]);
+        sql.push(" AND level = ")
+            .bind(jinlin_domain::regions::RegionLevel::Building.as_str());
+        let rows = sql.into_query().fetch_all(self.reader()).await?;
+        rows.iter().map(region_ref).collect()
     }
 
     /// Which of these ID blind indexes are already registered in the district `tenant` (ID
