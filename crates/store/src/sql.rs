@@ -11,7 +11,7 @@ use sqlx::{Any, AssertSqlSafe};
 use crate::{Backend, StoreError};
 
 /// A bound value. `Any` supports only a few types; these are the ones the store uses.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Val {
     Int(Option<i64>),
     Text(Option<String>),
