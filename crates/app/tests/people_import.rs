@@ -107,6 +107,17 @@ fn row(
     .collect()
 }
 
+type Reports = Arc<std::sync::Mutex<Vec<(ImportStage, usize, usize)>>>;
+
+/// A progress callback that keeps every report.
+fn recorder() -> (Reports, import::ImportProgress) {
+    let seen: Reports = Arc::default();
+    let keep = Arc::clone(&seen);
+    let progress: import::ImportProgress =
+        Arc::new(move |stage, done, total| keep.lock().unwrap().push((stage, done, total)));
+    (seen, progress)
+}
+
 /// The demo county seeded, and an app over it with its data folder (removed on drop).
 async fn demo_app(db: &TestDb, now: i64) -> (App, TempDir) {
     jinlin_app::demo::seed(&db.store, now).await.unwrap();
@@ -237,11 +248,7 @@ async fn people_lists_import_and_export() {
         );
 
         // Only the valid rows: two households, three persons; every stage is reported, in order.
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let progress: import::ImportProgress = {
-            let seen = Arc::clone(&seen);
-            Arc::new(move |stage, done, total| seen.lock().unwrap().push((stage, done, total)))
-        };
+        let (seen, progress) = recorder();
         let out = app
             .import_people_file(
                 &community,
@@ -484,11 +491,7 @@ async fn a_long_file_is_checked_in_file_order() {
         rows[19_997][3] = rows[1][3].clone();
         let book = Arc::new(xlsx(&HEADERS, &rows));
 
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let progress: import::ImportProgress = {
-            let seen = Arc::clone(&seen);
-            Arc::new(move |stage, done, total| seen.lock().unwrap().push((stage, done, total)))
-        };
+        let (seen, progress) = recorder();
         let p = app
             .preview_import(
                 &community,

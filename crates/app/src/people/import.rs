@@ -1255,6 +1255,7 @@ fn read_and_check(
     let total = std::sync::OnceLock::<usize>::new();
     // Set when the file turns out unreadable: the batches left are not worth checking.
     let given_up = AtomicBool::new(false);
+    let panicked = AtomicBool::new(false);
     type Done = Vec<(usize, Vec<RowResult>, Vec<RawRow>)>;
     let work = || {
         let mut done: Done = Vec::new();
@@ -1268,16 +1269,28 @@ fn read_and_check(
                 continue;
             }
             let n = batch.len();
-            let mut verdicts = Vec::with_capacity(n);
-            let mut later = Vec::new();
-            for raw in batch {
-                match raw.get(C_BUILDING) {
-                    Some(code) if is_building_code(code) && !ctx.buildings.contains_key(code) => {
-                        later.push(raw);
+            // A checker that panicked would leave the reader blocked on a full channel: the
+            // batch is given up instead, and the channel kept draining.
+            let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut verdicts = Vec::with_capacity(n);
+                let mut later = Vec::new();
+                for raw in batch {
+                    match raw.get(C_BUILDING) {
+                        Some(code)
+                            if is_building_code(code) && !ctx.buildings.contains_key(code) =>
+                        {
+                            later.push(raw);
+                        }
+                        _ => verdicts.push(check_row(ctx, cipher, &raw, now)),
                     }
-                    _ => verdicts.push(check_row(ctx, cipher, &raw, now)),
                 }
-            }
+                (verdicts, later)
+            }));
+            let Ok((verdicts, later)) = checked else {
+                panicked.store(true, Ordering::Relaxed);
+                given_up.store(true, Ordering::Relaxed);
+                continue;
+            };
             let so_far = checked_rows.fetch_add(n, Ordering::Relaxed) + n;
             if let (Some(p), Some(&total)) = (progress, total.get()) {
                 p(ImportStage::Checking, so_far, total);
@@ -1297,7 +1310,7 @@ fn read_and_check(
             let mut seq = 0usize;
             let mut send = |batch: Vec<RawRow>| {
                 sent += batch.len();
-                // Fails only once every checker is gone (a panic), which the joins report.
+                // Fails only once every checker is gone, which the joins report.
                 let _ = tx.send((seq, batch));
                 seq += 1;
             };
@@ -1321,6 +1334,9 @@ fn read_and_check(
             done.extend(w.join().map_err(|_| checker_panicked())?);
         }
         let parsed = parsed?;
+        if panicked.load(Ordering::Relaxed) {
+            return Err(checker_panicked());
+        }
         done.sort_unstable_by_key(|(seq, ..)| *seq);
         let mut checked = Vec::with_capacity(sent);
         let mut later = Vec::new();
