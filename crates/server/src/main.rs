@@ -16,6 +16,12 @@ use jinlin_store::Store;
 
 use config::{Config, Overrides};
 
+/// mimalloc instead of glibc's malloc: a large import allocates millions of small strings on
+/// the thread that reads the file and frees them on the threads that check them, and glibc's
+/// arenas serialise those frees behind a lock (a quarter of the reading time went to it).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "jinlin",
