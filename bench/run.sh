@@ -63,6 +63,8 @@ for backend in $BACKENDS; do
     # What autovacuum does after a bulk load (it may be off on a test server): statistics, and
     # the visibility map that lets index-only scans skip the table.
     psql -qAt -d "$URL" -c "VACUUM ANALYZE" >/dev/null
+    # The load's dirty buffers written out now, not by a checkpoint in the middle of a run.
+    psql -qAt -d "$URL" -c "CHECKPOINT" >/dev/null
   fi
   GRID=$("$JINLIN" --database-url "$URL" --data "$WORK" token create --user grid 2>/dev/null)
   DESK=$("$JINLIN" --database-url "$URL" --data "$WORK" token create --user community 2>/dev/null)
